@@ -1,0 +1,472 @@
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { DomainError } from '../core/errors';
+import { fitWindow } from '../core/history';
+import {
+  type ConversationHeader,
+  type ConversationPage,
+  type ConversationStore,
+  type HeaderChanges,
+  type Lease,
+  LeaseUnavailable,
+  type StoredMessage,
+  type ToolDecision,
+  type ToolFinish,
+  type ToolRecord,
+} from '../core/ports';
+import { isConditionFailed, keys } from './dynamodb';
+
+type Item = Record<string, unknown>;
+
+/** How many messages one page of a window read fetches, newest first. */
+const WINDOW_PAGE = 40;
+
+/** Conversations in the one table: `CONV#`, `MSG#` and `TOOL#` items under `USER#<sub>`. */
+export class DynamoConversationStore implements ConversationStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private key(sub: string, sk: string) {
+    return { pk: keys.user(sub), sk };
+  }
+
+  async create(sub: string, header: ConversationHeader, first: StoredMessage, lease: Lease): Promise<void> {
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...this.key(sub, keys.conversation(header.id)), ...header, leaseId: lease.id, leaseExpiresAt: lease.expiresAt },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: messageItem(sub, header.id, first),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  async acquire(sub: string, id: string, lease: Lease): Promise<ConversationHeader | undefined> {
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sub, keys.conversation(id)),
+          UpdateExpression: 'SET leaseId = :lease, leaseExpiresAt = :expires',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseId) OR leaseExpiresAt < :now)',
+          ExpressionAttributeValues: { ':lease': lease.id, ':expires': lease.expiresAt, ':now': lease.now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ? headerOf(Attributes) : undefined;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const existing = await this.get(sub, id);
+    if (!existing) return undefined;
+    throw new LeaseUnavailable();
+  }
+
+  async release(sub: string, id: string, leaseId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sub, keys.conversation(id)),
+          UpdateExpression: 'REMOVE leaseId, leaseExpiresAt',
+          ConditionExpression: 'leaseId = :lease',
+          ExpressionAttributeValues: { ':lease': leaseId },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
+  async get(sub: string, id: string): Promise<ConversationHeader | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: this.key(sub, keys.conversation(id)), ConsistentRead: true }),
+    );
+    return Item ? headerOf(Item) : undefined;
+  }
+
+  async list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage> {
+    const { Items, LastEvaluatedKey } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': keys.user(sub), ':prefix': 'CONV#' },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: nextToken === undefined ? undefined : { pk: keys.user(sub), sk: decodeToken(nextToken) },
+      }),
+    );
+    return {
+      items: (Items ?? []).map(headerOf),
+      nextToken: LastEvaluatedKey ? Buffer.from(String(LastEvaluatedKey.sk)).toString('base64url') : null,
+    };
+  }
+
+  async append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void> {
+    const update = updateOf(changes);
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: messageItem(sub, id, message), ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: this.key(sub, keys.conversation(id)),
+                UpdateExpression: update.expression,
+                ConditionExpression: 'leaseId = :lease AND messageCount = :seq',
+                ExpressionAttributeNames: update.names,
+                ExpressionAttributeValues: { ...update.values, ':lease': leaseId, ':seq': message.seq },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof Error && error.name === 'TransactionCanceledException') throw lostLease(id);
+      throw error;
+    }
+  }
+
+  async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
+    const update = updateOf(changes);
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sub, keys.conversation(id)),
+          UpdateExpression: update.expression,
+          ConditionExpression: 'leaseId = :lease',
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: { ...update.values, ':lease': leaseId },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) throw lostLease(id);
+      throw error;
+    }
+  }
+
+  async window(sub: string, id: string, tokenBudget: number): Promise<StoredMessage[]> {
+    const newestFirst: StoredMessage[] = [];
+    let tokens = 0;
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': keys.user(sub), ':prefix': keys.messagePrefix(id) },
+          ScanIndexForward: false,
+          Limit: WINDOW_PAGE,
+          ExclusiveStartKey,
+          ConsistentRead: true,
+        }),
+      );
+      let enough = false;
+      for (const item of page.Items ?? []) {
+        const message = messageOf(item);
+        newestFirst.push(message);
+        tokens += message.tokens;
+        // Past the budget at an exchange start: nothing older can be sent.
+        if (tokens > tokenBudget && message.startsExchange) {
+          enough = true;
+          break;
+        }
+      }
+      ExclusiveStartKey = enough ? undefined : page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return fitWindow(newestFirst.reverse(), tokenBudget);
+  }
+
+  async messages(sub: string, id: string): Promise<StoredMessage[]> {
+    return (await this.queryAll(sub, keys.messagePrefix(id))).map(messageOf);
+  }
+
+  async toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]> {
+    if (toolUseIds === undefined) return (await this.queryAll(sub, keys.toolPrefix(id))).map(toolOf);
+    const records: ToolRecord[] = [];
+    for (let i = 0; i < toolUseIds.length; i += 100) {
+      let pending: Item[] | undefined = toolUseIds.slice(i, i + 100).map((toolUseId) => this.key(sub, keys.tool(id, toolUseId)));
+      while (pending && pending.length > 0) {
+        const response = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        records.push(...(response.Responses?.[this.tableName] ?? []).map(toolOf));
+        pending = response.UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined;
+      }
+    }
+    return records;
+  }
+
+  async proposeTool(sub: string, id: string, record: ToolRecord): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toolItem(sub, id, record),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
+  async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sub, keys.tool(id, toolUseId)),
+          UpdateExpression: 'SET decision = :decision',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(decision) AND inputHash = :hash',
+          ExpressionAttributeValues: { ':decision': decision, ':hash': decision.inputHash },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async startTool(sub: string, id: string, record: ToolRecord): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sub, keys.tool(id, record.toolUseId)),
+          UpdateExpression:
+            'SET toolUseId = :toolUseId, #name = :name, #input = :input, inputHash = :hash, actor = :actor, #connection = :connection, startedAt = :startedAt',
+          ConditionExpression: 'attribute_not_exists(startedAt)',
+          ExpressionAttributeNames: { '#name': 'name', '#input': 'input', '#connection': 'connection' },
+          ExpressionAttributeValues: {
+            ':toolUseId': record.toolUseId,
+            ':name': record.name,
+            ':input': JSON.stringify(record.input),
+            ':hash': record.inputHash,
+            ':actor': record.actor,
+            ':connection': record.connection,
+            ':startedAt': record.startedAt,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async unstartTool(sub: string, id: string, toolUseId: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(sub, keys.tool(id, toolUseId)),
+        UpdateExpression: 'REMOVE startedAt',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(outcome)',
+      }),
+    ).catch((error: unknown) => {
+      if (!isConditionFailed(error)) throw error;
+    });
+  }
+
+  async finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void> {
+    const values: Item = {
+      ':toolUseId': toolUseId,
+      ':name': finish.name,
+      ':input': JSON.stringify(finish.input),
+      ':hash': finish.inputHash,
+      ':actor': finish.actor,
+      ':connection': finish.connection,
+      ':outcome': finish.outcome,
+      ':result': finish.result,
+      ':isError': finish.isError,
+      ':finishedAt': finish.finishedAt,
+    };
+    let expression =
+      'SET toolUseId = :toolUseId, #name = :name, #input = :input, inputHash = :hash, actor = :actor, #connection = :connection, outcome = :outcome, #result = :result, isError = :isError, finishedAt = :finishedAt';
+    if (finish.executionId !== undefined) {
+      expression += ', executionId = :executionId';
+      values[':executionId'] = finish.executionId;
+    }
+    if (finish.durationMs !== undefined) {
+      expression += ', durationMs = :durationMs';
+      values[':durationMs'] = finish.durationMs;
+    }
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(sub, keys.tool(id, toolUseId)),
+        UpdateExpression: expression,
+        ConditionExpression: 'attribute_not_exists(outcome)',
+        ExpressionAttributeNames: { '#name': 'name', '#input': 'input', '#connection': 'connection', '#result': 'result' },
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async delete(sub: string, id: string, leaseId: string): Promise<boolean> {
+    const header = await this.get(sub, id);
+    if (!header) return false;
+    const items = [...(await this.queryAll(sub, keys.messagePrefix(id), true)), ...(await this.queryAll(sub, keys.toolPrefix(id), true))];
+    for (let i = 0; i < items.length; i += 25) {
+      let requests: Item[] | undefined = items.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
+      while (requests && requests.length > 0) {
+        const response = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = response.UnprocessedItems?.[this.tableName] as Item[] | undefined;
+      }
+    }
+    // The header goes last, and only while this request holds the lease.
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: this.key(sub, keys.conversation(id)),
+                ConditionExpression: 'leaseId = :lease',
+                ExpressionAttributeValues: { ':lease': leaseId },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof Error && error.name === 'TransactionCanceledException') throw lostLease(id);
+      throw error;
+    }
+    return true;
+  }
+
+  private async queryAll(sub: string, prefix: string, keysOnly = false): Promise<Item[]> {
+    const items: Item[] = [];
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': keys.user(sub), ':prefix': prefix },
+          ExclusiveStartKey,
+          ConsistentRead: true,
+          ...(keysOnly ? { ProjectionExpression: 'pk, sk' } : {}),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  }
+}
+
+const lostLease = (id: string) =>
+  new DomainError('conversation_busy', 'This request lost its hold on the conversation to another request.', [], { conversationId: id });
+
+function decodeToken(token: string): string {
+  const sk = Buffer.from(token, 'base64url').toString('utf8');
+  if (!/^CONV#c_[0-9a-z]{10}[0-9a-f]{12}$/.test(sk)) {
+    throw new DomainError('validation_failed', 'nextToken is not valid.', [{ path: 'nextToken', message: 'not a token this API issued' }]);
+  }
+  return sk;
+}
+
+function updateOf(changes: HeaderChanges): { expression: string; names: Record<string, string>; values: Item } {
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  const sets: string[] = [];
+  for (const [field, value] of Object.entries(changes)) {
+    if (value === undefined) continue;
+    names[`#${field}`] = field;
+    values[`:${field}`] = value;
+    sets.push(`#${field} = :${field}`);
+  }
+  return { expression: `SET ${sets.join(', ')}`, names, values };
+}
+
+function messageItem(sub: string, id: string, message: StoredMessage): Item {
+  return {
+    pk: keys.user(sub),
+    sk: keys.message(id, message.seq),
+    seq: message.seq,
+    role: message.role,
+    // Stored as the exact JSON sent to or received from Claude.
+    content: JSON.stringify(message.content),
+    stopReason: message.stopReason,
+    startsExchange: message.startsExchange,
+    tokens: message.tokens,
+  };
+}
+
+function messageOf(item: Item): StoredMessage {
+  return {
+    seq: Number(item.seq),
+    role: item.role === 'assistant' ? 'assistant' : 'user',
+    content: JSON.parse(String(item.content)) as StoredMessage['content'],
+    stopReason: typeof item.stopReason === 'string' ? item.stopReason : undefined,
+    startsExchange: item.startsExchange === true,
+    tokens: Number(item.tokens ?? 0),
+  };
+}
+
+function headerOf(item: Item): ConversationHeader {
+  return {
+    id: String(item.id),
+    status: item.status as ConversationHeader['status'],
+    title: String(item.title ?? ''),
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    messageCount: Number(item.messageCount ?? 0),
+    usage: item.usage as ConversationHeader['usage'],
+    pendingApprovals: (item.pendingApprovals as ConversationHeader['pendingApprovals'] | undefined) ?? [],
+    truncated: item.truncated === true,
+  };
+}
+
+function toolItem(sub: string, id: string, record: ToolRecord): Item {
+  return { pk: keys.user(sub), sk: keys.tool(id, record.toolUseId), ...record, input: JSON.stringify(record.input) };
+}
+
+function toolOf(item: Item): ToolRecord {
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    toolUseId: String(item.toolUseId ?? String(item.sk).split('#').at(-1)),
+    name: String(item.name ?? ''),
+    input: item.input ? (JSON.parse(String(item.input)) as Record<string, unknown>) : {},
+    inputHash: String(item.inputHash ?? ''),
+    actor: String(item.actor ?? ''),
+    connection: String(item.connection ?? ''),
+    startedAt: text(item.startedAt),
+    finishedAt: text(item.finishedAt),
+    outcome: text(item.outcome) as ToolRecord['outcome'],
+    result: text(item.result),
+    isError: item.isError === true,
+    executionId: text(item.executionId),
+    durationMs: typeof item.durationMs === 'number' ? item.durationMs : undefined,
+    decision: item.decision as ToolRecord['decision'],
+  };
+}

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { type Config, loadConfig } from '../config';
+import type { ConnectionsDeps } from '../core/connections';
+import { type AccessTokenVerifier, createAccessTokenVerifier } from '../http/identity';
+import { DynamoConnectionStore } from './connection-store';
+import { createDocumentClient } from './dynamodb';
+import { ScalekitConnectedAccounts } from './scalekit';
+
+/** Caches a promise-returning factory: built once per container, rebuilt after a failure. */
+export function once<T>(factory: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= factory().catch((error: unknown) => {
+      value = undefined;
+      throw error;
+    });
+    return value;
+  };
+}
+
+/** The one logger: JSON, correlation keys appended per request; never tokens or payloads. */
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'onbehalf' });
+
+/** Settings, parsed at cold start: a bad setting fails the first invocation loudly, naming it. */
+export const config: () => Config = (() => {
+  let parsed: Config | undefined;
+  return () => (parsed ??= loadConfig(process.env));
+})();
+
+/** Reads a secret through Powertools Parameters (cached for the container's life). */
+async function secretValue(arn: string): Promise<string> {
+  const value = await getSecret(arn, { maxAge: 3600 });
+  if (typeof value !== 'string' || value === '') throw new Error(`secret ${arn} has no string value`);
+  return value;
+}
+
+/** Scalekit's client credentials: from Secrets Manager in AWS, from the environment locally. */
+export const scalekitCredentials = once(async () => {
+  const settings = config();
+  if (settings.SCALEKIT_SECRET_ARN) {
+    const parsed = JSON.parse(await secretValue(settings.SCALEKIT_SECRET_ARN)) as { clientId?: unknown; clientSecret?: unknown };
+    if (typeof parsed.clientId !== 'string' || typeof parsed.clientSecret !== 'string') {
+      throw new Error('the Scalekit secret must be JSON {"clientId": …, "clientSecret": …}');
+    }
+    return { clientId: parsed.clientId, clientSecret: parsed.clientSecret };
+  }
+  return { clientId: settings.SCALEKIT_CLIENT_ID!, clientSecret: settings.SCALEKIT_CLIENT_SECRET! };
+});
+
+/** The Anthropic API key: from Secrets Manager in AWS, from the environment locally. */
+export const anthropicApiKey = once(async () => {
+  const settings = config();
+  if (settings.ANTHROPIC_SECRET_ARN) return secretValue(settings.ANTHROPIC_SECRET_ARN);
+  if (!settings.ANTHROPIC_API_KEY) throw new Error('ANTHROPIC_SECRET_ARN or ANTHROPIC_API_KEY is required');
+  return settings.ANTHROPIC_API_KEY;
+});
+
+export const verifier = once(
+  async (): Promise<AccessTokenVerifier> =>
+    createAccessTokenVerifier({
+      userPoolId: config().COGNITO_USER_POOL_ID,
+      clientId: config().COGNITO_CLIENT_ID,
+      issuer: config().COGNITO_ISSUER,
+    }),
+);
+
+export const documentClient = once(async () =>
+  createDocumentClient({ region: config().AWS_REGION, endpoint: config().DYNAMODB_ENDPOINT }),
+);
+
+export const connectedAccounts = once(async () => {
+  const credentials = await scalekitCredentials();
+  return new ScalekitConnectedAccounts({ environmentUrl: config().SCALEKIT_ENVIRONMENT_URL, ...credentials });
+});
+
+export const systemClock = { now: () => Date.now() };
+
+/** A link state: 32 random bytes, URL-safe. */
+export const newState = () => randomBytes(32).toString('base64url');
+
+/** Everything the connections use cases need, wired once per container. */
+export const connectionsDeps = once(async (): Promise<ConnectionsDeps> => {
+  const settings = config();
+  return {
+    accounts: await connectedAccounts(),
+    store: new DynamoConnectionStore(await documentClient(), settings.TABLE_NAME),
+    clock: systemClock,
+    newState,
+    settings: {
+      connections: settings.ONBEHALF_CONNECTIONS,
+      stateTtlSeconds: settings.ONBEHALF_STATE_TTL_SECONDS,
+      defaultVerifyUrl: settings.ONBEHALF_DEFAULT_VERIFY_URL,
+      webOrigin: settings.ONBEHALF_WEB_ORIGIN,
+    },
+  };
+});

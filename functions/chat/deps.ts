@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { AnthropicChatModel } from '../adapters/anthropic';
+import { DynamoConversationStore } from '../adapters/conversation-store';
+import { anthropicApiKey, config, connectedAccounts, connectionsDeps, documentClient, once, systemClock } from '../adapters/runtime';
+import { type ChatDeps, DEFAULT_SYSTEM_PROMPT } from '../core/chat';
+
+/** A conversation id that sorts by creation time: `c_` + 10 base-36 digits of ms + 12 hex. */
+export function newConversationId(now = Date.now()): string {
+  return `c_${now.toString(36).padStart(10, '0')}${randomBytes(6).toString('hex')}`;
+}
+
+/** Everything the chat use cases need, wired once per container from the settings. */
+export const chatDeps = once(async (): Promise<ChatDeps> => {
+  const settings = config();
+  const model = new AnthropicChatModel(
+    {
+      apiKey: await anthropicApiKey(),
+      baseURL: settings.ANTHROPIC_BASE_URL,
+      maxRetries: settings.ONBEHALF_MODEL_MAX_RETRIES,
+      timeoutMs: settings.ONBEHALF_MODEL_TIMEOUT_MS,
+    },
+    settings.ONBEHALF_MODEL_ID,
+    settings.ONBEHALF_MAX_TOKENS,
+  );
+  return {
+    store: new DynamoConversationStore(await documentClient(), settings.TABLE_NAME),
+    accounts: await connectedAccounts(),
+    model,
+    clock: systemClock,
+    newConversationId: () => newConversationId(),
+    newLeaseId: () => randomBytes(12).toString('hex'),
+    connections: await connectionsDeps(),
+    settings: {
+      connections: settings.ONBEHALF_CONNECTIONS,
+      toolAllowlist: settings.ONBEHALF_TOOL_ALLOWLIST,
+      toolPolicy: settings.ONBEHALF_TOOL_POLICY,
+      modelCallBudget: settings.ONBEHALF_MODEL_CALL_BUDGET,
+      timeBudgetMs: settings.ONBEHALF_TIME_BUDGET_MS,
+      leaseMs: settings.ONBEHALF_LEASE_SECONDS * 1000,
+      historyTokenBudget: settings.ONBEHALF_HISTORY_TOKEN_BUDGET,
+      toolResultMaxBytes: settings.ONBEHALF_TOOL_RESULT_MAX_BYTES,
+      systemPrompt: DEFAULT_SYSTEM_PROMPT,
+    },
+  };
+});

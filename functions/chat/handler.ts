@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { once } from '../adapters/runtime';
+import {
+  type ChatDeps,
+  type ChatSettings,
+  decideApproval,
+  deleteConversation,
+  getConversation,
+  listConversations,
+  postMessage,
+  resumeConversation,
+  startConversation,
+} from '../core/chat';
+import { DomainError } from '../core/errors';
+import type { Faults } from '../core/ports';
+import { httpHandler } from '../http/handler';
+import { parseBody, parseQuery, pathParam } from '../http/request';
+import { json, noContent } from '../http/response';
+import { chatDeps } from './deps';
+
+/** `API.md`: a message over 16 KiB of UTF-8 is refused with 413. */
+const MAX_MESSAGE_BYTES = 16 * 1024;
+
+const verifyUrl = z.string().max(2048).optional();
+const message = z
+  .string()
+  .refine((text) => Buffer.byteLength(text, 'utf8') <= MAX_MESSAGE_BYTES, { message: 'too_large' })
+  .refine((text) => text.trim().length > 0, { message: 'must hold at least one non-whitespace character' });
+
+const messageBody = z.strictObject({ message, verifyUrl });
+const resumeBody = z.strictObject({ verifyUrl });
+const approvalBody = z.strictObject({
+  toolUseId: z.string().min(1).max(256),
+  decision: z.enum(['approve', 'deny']),
+  verifyUrl,
+});
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  nextToken: z.string().min(1).max(512).optional(),
+});
+
+/** A message over the size limit is a 413, not a 400: checked before the schema. */
+function parseMessageBody(event: Parameters<typeof parseBody>[0]) {
+  try {
+    return parseBody(event, messageBody);
+  } catch (error) {
+    if (error instanceof DomainError && error.details.some((detail) => (detail as { message?: string }).message === 'too_large')) {
+      throw new DomainError('payload_too_large', 'The message is larger than 16 KiB.');
+    }
+    throw error;
+  }
+}
+
+/**
+ * The `chat` function's routes. `options` exist for tests: other budgets, or a fault injected
+ * at a named point of the run (never set in a deployment).
+ */
+export function createChatHandler(options: { settings?: Partial<ChatSettings>; faults?: Faults } = {}) {
+  const deps = once(async (): Promise<ChatDeps> => {
+    const base = await chatDeps();
+    return { ...base, settings: { ...base.settings, ...options.settings }, faults: options.faults };
+  });
+  return httpHandler({
+    'POST /conversations': async (event, caller) => {
+      const body = parseMessageBody(event);
+      return json(201, await startConversation(await deps(), caller.sub, body));
+    },
+    'GET /conversations': async (event, caller) => {
+      const query = parseQuery(event, listQuery);
+      return json(200, await listConversations(await deps(), caller.sub, query));
+    },
+    'GET /conversations/{id}': async (event, caller) =>
+      json(200, await getConversation(await deps(), caller.sub, pathParam(event, 'id'))),
+    'DELETE /conversations/{id}': async (event, caller) => {
+      await deleteConversation(await deps(), caller.sub, pathParam(event, 'id'));
+      return noContent();
+    },
+    'POST /conversations/{id}/messages': async (event, caller) => {
+      const body = parseMessageBody(event);
+      return json(200, await postMessage(await deps(), caller.sub, pathParam(event, 'id'), body));
+    },
+    'POST /conversations/{id}/resume': async (event, caller) => {
+      const body = parseBody(event, resumeBody);
+      return json(200, await resumeConversation(await deps(), caller.sub, pathParam(event, 'id'), body));
+    },
+    'POST /conversations/{id}/approvals': async (event, caller) => {
+      const body = parseBody(event, approvalBody);
+      return json(200, await decideApproval(await deps(), caller.sub, pathParam(event, 'id'), body));
+    },
+  });
+}
+
+/** The `chat` function. */
+export const handler = createChatHandler();

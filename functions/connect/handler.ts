@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { connectionsDeps } from '../adapters/runtime';
+import { connect, disconnect, listConnections } from '../core/connections';
+import { httpHandler } from '../http/handler';
+import { parseBody, pathParam } from '../http/request';
+import { json, noContent } from '../http/response';
+
+const connectBody = z.strictObject({ verifyUrl: z.string().max(2048).optional() });
+
+/** The `connect` function: `GET /connections`, `POST` and `DELETE /connections/{connection}`. */
+export const handler = httpHandler({
+  'GET /connections': async (_event, caller) => {
+    const connections = await listConnections(await connectionsDeps(), caller.sub);
+    return json(200, { connections });
+  },
+  'POST /connections/{connection}': async (event, caller) => {
+    const deps = await connectionsDeps();
+    const connection = pathParam(event, 'connection');
+    const body = parseBody(event, connectBody);
+    return json(200, await connect(deps, caller.sub, connection, body.verifyUrl));
+  },
+  'DELETE /connections/{connection}': async (event, caller) => {
+    await disconnect(await connectionsDeps(), caller.sub, pathParam(event, 'connection'));
+    return noContent();
+  },
+});

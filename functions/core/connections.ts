@@ -1,0 +1,311 @@
+import { DomainError, UpstreamError } from './errors';
+import type {
+  Clock,
+  ConnectedAccountInfo,
+  ConnectedAccounts,
+  ConnectionStatus,
+  ConnectionStore,
+  PinnedAccount,
+  RegistryEntry,
+} from './ports';
+
+/** What the connections use cases need. */
+export interface ConnectionsDeps {
+  readonly accounts: ConnectedAccounts;
+  readonly store: ConnectionStore;
+  readonly clock: Clock;
+  /** A fresh unguessable link state. */
+  readonly newState: () => string;
+  readonly settings: ConnectionSettings;
+}
+
+export interface ConnectionSettings {
+  /** The connections this deployment offers (default `asana`). */
+  readonly connections: readonly string[];
+  /** Lifetime of a link's state (default 600 s). */
+  readonly stateTtlSeconds: number;
+  /** Where the browser lands after consent when the client names no `verifyUrl`. */
+  readonly defaultVerifyUrl: string;
+  /** The web console's origin: verify URLs under it are allowed. */
+  readonly webOrigin?: string;
+}
+
+/** A connection as the API shows it. */
+export interface ConnectionView {
+  readonly connection: string;
+  readonly status: ConnectionStatus;
+  readonly account: PinnedAccount | null;
+  readonly checkedAt: string | null;
+}
+
+/** A fresh authorization link for the caller. */
+export interface AuthorizationLink {
+  readonly authorizationUrl: string;
+  readonly expiresAt: string;
+}
+
+export type ConnectResult =
+  | { readonly connection: string; readonly status: 'ACTIVE'; readonly account: PinnedAccount | null }
+  | ({ readonly connection: string; readonly status: Exclude<ConnectionStatus, 'ACTIVE' | 'NOT_CONNECTED'> } & AuthorizationLink);
+
+/** The tool each connection uses to learn whose upstream account it acts as. */
+const WHOAMI_TOOL: Readonly<Record<string, string>> = { asana: 'asana_me_get' };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Refuses a connection this deployment does not offer (`404 unknown_connection`). */
+export function assertKnownConnection(settings: ConnectionSettings, connection: string): void {
+  if (!settings.connections.includes(connection)) {
+    throw new DomainError('unknown_connection', `No connection named "${connection}" is configured.`);
+  }
+}
+
+/**
+ * Resolves where the browser lands after consent: the deployment's default, a URL under the web
+ * console's origin, or a loopback URL of a native client (RFC 8252: any port). Else `400`.
+ */
+export function resolveVerifyUrl(settings: ConnectionSettings, verifyUrl: string | undefined): string {
+  if (verifyUrl === undefined) return settings.defaultVerifyUrl;
+  let url: URL;
+  try {
+    url = new URL(verifyUrl);
+  } catch {
+    throw invalidVerifyUrl();
+  }
+  if (url.username || url.password) throw invalidVerifyUrl();
+  const loopback = url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
+  const console = settings.webOrigin !== undefined && url.origin === new URL(settings.webOrigin).origin;
+  const isDefault = verifyUrl === settings.defaultVerifyUrl;
+  if (!loopback && !console && !isDefault) throw invalidVerifyUrl();
+  return url.toString();
+}
+
+const invalidVerifyUrl = () =>
+  new DomainError('validation_failed', 'verifyUrl is not allowed for this deployment.', [
+    { path: 'verifyUrl', message: 'must be the web console, or a loopback http URL' },
+  ]);
+
+/**
+ * Mints a single-use state under the caller and asks Scalekit for a link bound to the caller's
+ * identifier, that state and the verify URL. Used by `connect` and by chat when a connection
+ * needs the user.
+ */
+export async function createAuthorizationLink(
+  deps: ConnectionsDeps,
+  sub: string,
+  connection: string,
+  verifyUrl: string,
+): Promise<AuthorizationLink> {
+  const now = deps.clock.now();
+  const state = deps.newState();
+  const expiresAt = now + deps.settings.stateTtlSeconds * 1000;
+  await deps.store.putState(sub, { state, connection, createdAt: now, expiresAt });
+  const authorizationUrl = await deps.accounts.authorizationLink(sub, connection, { state, verifyUrl });
+  return { authorizationUrl, expiresAt: iso(expiresAt) };
+}
+
+/**
+ * Learns whose upstream account the connection acts as, by running the connection's "who am I"
+ * tool under the caller. `undefined` when it cannot be told (the tool failed).
+ */
+async function whoIs(deps: ConnectionsDeps, sub: string, connection: string): Promise<PinnedAccount | undefined> {
+  const tool = WHOAMI_TOOL[connection];
+  if (!tool) return undefined;
+  const result = await deps.accounts.execute(sub, connection, tool, {});
+  if (result.kind !== 'succeeded') return undefined;
+  return pinnedAccountOf(result.data);
+}
+
+/** Reads `{gid, name, email}` from a tool's data, with or without Asana's `data` envelope. */
+export function pinnedAccountOf(data: unknown): PinnedAccount | undefined {
+  const record = (value: unknown): Record<string, unknown> | undefined =>
+    typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  const outer = record(data);
+  const user = record(outer?.data) ?? outer;
+  if (!user) return undefined;
+  const { gid, name, email } = user;
+  if (typeof gid !== 'string' || typeof name !== 'string') return undefined;
+  return { gid, name, email: typeof email === 'string' ? email : '' };
+}
+
+/** Records a live status in the registry and returns the registry's view of it. */
+async function recordLive(
+  deps: ConnectionsDeps,
+  sub: string,
+  connection: string,
+  live: ConnectedAccountInfo | undefined,
+): Promise<ConnectionView> {
+  const checkedAt = iso(deps.clock.now());
+  const status: ConnectionStatus = live?.status ?? 'NOT_CONNECTED';
+  await deps.store.recordStatus(sub, connection, { status, connectedAccountId: live?.id, checkedAt });
+  let entry = await deps.store.getEntry(sub, connection);
+  if (status === 'ACTIVE' && entry && !entry.account) {
+    // The account became ACTIVE without us pinning it (e.g. a pin that failed at verify): pin now.
+    const account = await whoIs(deps, sub, connection);
+    if (account) {
+      entry = { ...entry, account };
+      await deps.store.putEntry(sub, entry);
+    }
+  }
+  return {
+    connection,
+    status,
+    account: status === 'NOT_CONNECTED' ? null : (entry?.account ?? null),
+    checkedAt: status === 'NOT_CONNECTED' && !entry ? null : checkedAt,
+  };
+}
+
+/**
+ * `GET /connections`. Primary course: for every configured connection, read the caller's
+ * account live from Scalekit, update the registry, answer. When Scalekit fails, the registry
+ * answers instead (what we last knew).
+ */
+export async function listConnections(deps: ConnectionsDeps, sub: string): Promise<ConnectionView[]> {
+  return Promise.all(
+    deps.settings.connections.map(async (connection) => {
+      let live: ConnectedAccountInfo | undefined;
+      try {
+        live = await deps.accounts.get(sub, connection);
+      } catch (error) {
+        if (!(error instanceof UpstreamError)) throw error;
+        const entry = await deps.store.getEntry(sub, connection);
+        return entry
+          ? { connection, status: entry.status, account: entry.account ?? null, checkedAt: entry.checkedAt }
+          : { connection, status: 'NOT_CONNECTED' as const, account: null, checkedAt: null };
+      }
+      return recordLive(deps, sub, connection, live);
+    }),
+  );
+}
+
+/**
+ * `POST /connections/{connection}`. Primary course: get-or-create the caller's connected
+ * account; when ACTIVE answer with the pinned account; otherwise mint a state and a fresh link.
+ */
+export async function connect(
+  deps: ConnectionsDeps,
+  sub: string,
+  connection: string,
+  verifyUrl: string | undefined,
+): Promise<ConnectResult> {
+  assertKnownConnection(deps.settings, connection);
+  const target = resolveVerifyUrl(deps.settings, verifyUrl);
+  const account = await deps.accounts.getOrCreate(sub, connection);
+  const view = await recordLive(deps, sub, connection, account);
+  if (account.status === 'ACTIVE') return { connection, status: 'ACTIVE', account: view.account };
+  const link = await createAuthorizationLink(deps, sub, connection, target);
+  return { connection, status: account.status, ...link };
+}
+
+/**
+ * `POST /connections/{connection}/verify`. Primary course: claim the caller's state for this
+ * auth request (conditional write), ask Scalekit to verify the request *for the caller's
+ * identifier*, mark the state used, pin the upstream account. A refusal or an upstream
+ * failure gives the claim back, so the rightful user can still verify. A repeat of a verify
+ * that succeeded answers the same, with no upstream call.
+ */
+export async function verify(
+  deps: ConnectionsDeps,
+  sub: string,
+  connection: string,
+  request: { authRequestId: string; state: string },
+): Promise<ConnectionView & { status: ConnectionStatus }> {
+  assertKnownConnection(deps.settings, connection);
+  const refused = () => new DomainError('verification_failed', 'This verification does not belong to you, has expired, or was already used.');
+  const claim = await deps.store.claimState(sub, request.state, connection, request.authRequestId, deps.clock.now());
+  if (claim.kind === 'refused') throw refused();
+  if (claim.kind === 'already_verified') {
+    const entry = await deps.store.getEntry(sub, connection);
+    return {
+      connection,
+      status: entry?.status ?? 'ACTIVE',
+      account: entry?.account ?? null,
+      checkedAt: entry?.checkedAt ?? null,
+    };
+  }
+
+  let outcome: 'verified' | 'refused';
+  try {
+    outcome = await deps.accounts.verify(sub, request.authRequestId);
+  } catch (error) {
+    await deps.store.releaseState(sub, request.state, request.authRequestId);
+    throw error;
+  }
+  if (outcome === 'refused') {
+    await deps.store.releaseState(sub, request.state, request.authRequestId);
+    throw refused();
+  }
+
+  const now = iso(deps.clock.now());
+  const live = await deps.accounts.get(sub, connection).catch(() => undefined);
+  const account = await whoIs(deps, sub, connection).catch(() => undefined);
+  const previous = await deps.store.getEntry(sub, connection);
+  const status = live?.status ?? 'ACTIVE';
+  const entry: RegistryEntry = {
+    connection,
+    status,
+    connectedAccountId: live?.id ?? previous?.connectedAccountId,
+    account,
+    checkedAt: now,
+    changedAt: previous?.status === status ? previous.changedAt : now,
+  };
+  await deps.store.putEntry(sub, entry);
+  await deps.store.completeState(sub, request.state, request.authRequestId);
+  return { connection, status, account: account ?? null, checkedAt: now };
+}
+
+/** `DELETE /connections/{connection}`: revokes the caller's account at Scalekit and forgets it. Idempotent. */
+export async function disconnect(deps: ConnectionsDeps, sub: string, connection: string): Promise<void> {
+  assertKnownConnection(deps.settings, connection);
+  await deps.accounts.delete(sub, connection);
+  await deps.store.deleteEntry(sub, connection);
+}
+
+/** What one scheduled status check did. */
+export interface StatusCheckSummary {
+  readonly checked: number;
+  readonly changed: number;
+  readonly byStatus: Record<string, number>;
+  readonly durationMs: number;
+}
+
+/**
+ * The scheduled `connection-status` check. Primary course: page through every account of every
+ * configured connection at Scalekit and record each status in its owner's registry entry;
+ * entries change only when the status did, so repeated or concurrent runs agree.
+ */
+export async function checkConnectionStatuses(
+  deps: Pick<ConnectionsDeps, 'accounts' | 'store' | 'clock' | 'settings'>,
+  options: { concurrency?: number } = {},
+): Promise<StatusCheckSummary> {
+  const started = deps.clock.now();
+  const byStatus: Record<string, number> = {};
+  let checked = 0;
+  let changed = 0;
+  const concurrency = options.concurrency ?? 16;
+  for (const connection of deps.settings.connections) {
+    let pageToken: string | undefined;
+    do {
+      const page = await deps.accounts.list(connection, pageToken);
+      const checkedAt = iso(deps.clock.now());
+      for (let i = 0; i < page.accounts.length; i += concurrency) {
+        const batch = page.accounts.slice(i, i + concurrency);
+        const results = await Promise.all(
+          batch.map((account) =>
+            deps.store.recordStatus(account.identifier, connection, {
+              status: account.status,
+              connectedAccountId: account.id,
+              checkedAt,
+              touch: false,
+            }),
+          ),
+        );
+        changed += results.filter(Boolean).length;
+      }
+      for (const account of page.accounts) byStatus[account.status] = (byStatus[account.status] ?? 0) + 1;
+      checked += page.accounts.length;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+  return { checked, changed, byStatus, durationMs: deps.clock.now() - started };
+}

@@ -1,0 +1,33 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { logger, verifier } from '../adapters/runtime';
+import { DomainError } from '../core/errors';
+import { authenticate, type Caller } from './identity';
+import { errorResponse } from './response';
+
+/** One route's work, once the caller is known. */
+export type RouteHandler = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;
+
+/**
+ * The edge every function shares: verify the caller, dispatch on `METHOD resource`, and map
+ * whatever is thrown to the contract (unexpected errors are logged, never exposed).
+ */
+export function httpHandler(routes: Record<string, RouteHandler>) {
+  return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
+    logger.appendKeys({ requestId: context?.awsRequestId ?? event.requestContext?.requestId });
+    try {
+      const caller = await authenticate(event, await verifier());
+      const route = routes[`${event.httpMethod} ${event.resource}`];
+      if (!route) throw new DomainError('not_found', 'No such route.');
+      return await route(event, caller);
+    } catch (error) {
+      if (!(error instanceof DomainError)) {
+        logger.error('request failed', { error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) });
+      } else if (error.code.startsWith('upstream_')) {
+        logger.warn('upstream failed', { code: error.code });
+      }
+      return errorResponse(error);
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}

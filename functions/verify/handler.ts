@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { connectionsDeps } from '../adapters/runtime';
+import { assertKnownConnection, verify } from '../core/connections';
+import { httpHandler } from '../http/handler';
+import { parseBody, pathParam } from '../http/request';
+import { json } from '../http/response';
+
+const verifyBody = z.strictObject({
+  authRequestId: z.string().min(1).max(1024),
+  state: z.string().min(1).max(1024),
+});
+
+/** The `verify` function: `POST /connections/{connection}/verify`. */
+export const handler = httpHandler({
+  'POST /connections/{connection}/verify': async (event, caller) => {
+    const deps = await connectionsDeps();
+    const connection = pathParam(event, 'connection');
+    assertKnownConnection(deps.settings, connection);
+    const body = parseBody(event, verifyBody);
+    const result = await verify(deps, caller.sub, connection, body);
+    return json(200, { connection: result.connection, status: result.status, account: result.account });
+  },
+});

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { JwtVerifier } from 'aws-jwt-verify';
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
+import { errorBody } from '../../functions/http/response';
+import { type FunctionName, matchRoute } from '../routes';
+import { listen, type LocalService, readBody } from './service';
+
+/** A Lambda proxy handler as the functions export it. */
+export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface GatewayOptions {
+  port?: number;
+  /** The functions behind the routes; a route whose function is missing answers `501 not_implemented`. */
+  handlers: Partial<Record<FunctionName, ProxyHandler>>;
+  /** The Cognito authorizer: the pool's issuer (its JWKS is `<issuer>/.well-known/jwks.json`). */
+  issuer: string;
+  /** Local-only `_control` routes: `POST /_control/run/<name>` runs the scheduled function once. */
+  scheduled?: Record<string, () => Promise<unknown>>;
+}
+
+/** API Gateway refuses payloads over 10 MB before any function runs. */
+const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+
+/** Fetches the JWKS over http (the local issuer); aws-jwt-verify's default fetcher is https only. */
+const fetcher = {
+  fetch: async (uri: string): Promise<ArrayBuffer> => {
+    const response = await fetch(uri, { signal: AbortSignal.timeout(3000) });
+    if (!response.ok) throw new Error(`JWKS ${response.status}`);
+    return response.arrayBuffer();
+  },
+};
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), ...headers });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, status: number, code: Parameters<typeof errorBody>[0], message: string): void {
+  send(res, status, JSON.stringify(errorBody(code, message)));
+}
+
+const escapeHtml = (value: string) =>
+  value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The local stack's default verify URL: where the browser lands after consent when the client
+ * named no `verifyUrl`. It shows the two values the client must send to `verify`.
+ */
+function sendVerifiedPage(res: ServerResponse, url: URL): void {
+  const authRequestId = escapeHtml(url.searchParams.get('auth_request_id') ?? '');
+  const state = escapeHtml(url.searchParams.get('state') ?? '');
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(
+    `<!doctype html><title>Finish connecting</title><h1>Almost done</h1>` +
+      `<p>Send these to <code>POST /connections/{connection}/verify</code> with your access token:</p>` +
+      `<pre>{"authRequestId": "${authRequestId}", "state": "${state}"}</pre>`,
+  );
+}
+
+/** Flattens a token payload into `requestContext.authorizer.claims` as API Gateway does (strings). */
+function claimsOf(payload: JwtPayload): Record<string, string> {
+  const claims: Record<string, string> = {};
+  for (const [key, value] of Object.entries(payload)) {
+    claims[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return claims;
+}
+
+/**
+ * The API Gateway REST emulation for one machine: routes from `infra/routes.ts`, unknown paths
+ * and methods → `404` before any token check (as API Gateway's `MISSING_AUTHENTICATION_TOKEN`
+ * response, customised), then the Cognito authorizer with the route's scope → `401`, then the
+ * function invoked in-process with a v1 proxy event.
+ */
+export async function startGateway(options: GatewayOptions): Promise<LocalService> {
+  // The authorizer checks signature, issuer, expiry and scope — not the app client: like
+  // API Gateway with authorization scopes, any client of the pool passes; the function re-checks.
+  const authorizer = JwtVerifier.create(
+    { issuer: options.issuer, jwksUri: `${options.issuer}/.well-known/jwks.json`, audience: null },
+    { jwksCache: new SimpleJwksCache({ fetcher }) },
+  );
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const method = req.method ?? 'GET';
+
+    if (url.pathname === '/_control/verified' && method === 'GET') {
+      return sendVerifiedPage(res, url);
+    }
+    if (url.pathname.startsWith('/_control/')) {
+      const name = /^\/_control\/run\/([\w-]+)$/.exec(url.pathname)?.[1];
+      const run = name ? options.scheduled?.[name] : undefined;
+      if (method !== 'POST' || !run) return sendError(res, 404, 'not_found', 'No such route.');
+      return send(res, 200, JSON.stringify(await run()));
+    }
+
+    const { match } = matchRoute(method, url.pathname);
+    if (!match) return sendError(res, 404, 'not_found', 'No such route.');
+
+    const authorization = req.headers.authorization ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+    let claims: Record<string, string>;
+    try {
+      if (!token) throw new Error('no token');
+      const payload = await authorizer.verify(token);
+      const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
+      if (!scopes.includes(match.route.scope)) throw new Error('scope missing');
+      claims = claimsOf(payload);
+    } catch {
+      return sendError(res, 401, 'unauthorized', 'A valid access token is required.');
+    }
+
+    const handler = options.handlers[match.route.function];
+    if (!handler) return sendError(res, 501, 'not_implemented', 'This route is not implemented yet.');
+
+    let body: string;
+    try {
+      body = await readBody(req, GATEWAY_MAX_BODY);
+    } catch {
+      return sendError(res, 413, 'payload_too_large', 'The request body is too large.');
+    }
+
+    const headers: Record<string, string> = {};
+    const multiValueHeaders: Record<string, string[]> = {};
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i]!;
+      const value = req.rawHeaders[i + 1]!;
+      headers[name] = value;
+      (multiValueHeaders[name] ??= []).push(value);
+    }
+    const query: Record<string, string> = {};
+    const multiQuery: Record<string, string[]> = {};
+    for (const [key, value] of url.searchParams) {
+      query[key] = value;
+      (multiQuery[key] ??= []).push(value);
+    }
+    const requestId = randomUUID();
+    const now = Date.now();
+    const event: APIGatewayProxyEvent = {
+      resource: match.route.path,
+      path: url.pathname,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      queryStringParameters: url.searchParams.size ? query : null,
+      multiValueQueryStringParameters: url.searchParams.size ? multiQuery : null,
+      pathParameters: Object.keys(match.pathParameters).length ? match.pathParameters : null,
+      stageVariables: null,
+      body: body === '' ? null : body,
+      isBase64Encoded: false,
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        authorizer: { claims },
+        httpMethod: method,
+        identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as APIGatewayProxyEvent['requestContext']['identity'],
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        requestId,
+        requestTimeEpoch: now,
+        resourceId: 'local',
+        resourcePath: match.route.path,
+        stage: 'local',
+      },
+    };
+    const context = {
+      awsRequestId: requestId,
+      functionName: match.route.function,
+      getRemainingTimeInMillis: () => Math.max(0, now + 29_000 - Date.now()),
+    } as Context;
+
+    let result: APIGatewayProxyResult;
+    try {
+      result = await handler(event, context);
+    } catch {
+      // API Gateway answers a failed invocation with 502; the contract's shape comes from DEFAULT_5XX.
+      return sendError(res, 502, 'internal_error', 'The function failed.');
+    }
+    const responseHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
+    res.writeHead(result.statusCode, { 'x-amzn-requestid': requestId, ...responseHeaders });
+    res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) sendError(res, 500, 'internal_error', 'The request failed because of an internal error.');
+      else res.destroy();
+    });
+  });
+  return listen(server, { port: options.port });
+}

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { LOCAL_TABLE_NAME } from '../table';
+import { startAsana } from './asana/server';
+import { type LocalCognito, startCognito } from './cognito';
+import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION, startDynamoDb } from './dynamodb';
+import { type ProxyHandler, startGateway } from './gateway';
+import { startModel } from './model/server';
+import { startScalekit } from './scalekit/server';
+import type { LocalService } from './service';
+import { readState, writeState } from './service';
+import type { World } from './world';
+
+/** The facts `npm start` prints and writes to `.onbehalf/stack.json` (`API.md`). */
+export interface StackFacts {
+  apiUrl: string;
+  cognito: { endpoint: string; userPoolId: string; clientId: string; region: string };
+  scalekit: { environmentUrl: string; clientId: string; clientSecret: string };
+  asanaUrl: string;
+  modelUrl: string;
+  dynamodbUrl: string;
+  tableName: string;
+  users: { username: string; password: string; email: string }[];
+}
+
+export interface StackOptions {
+  world: World;
+  /** The gateway's port (default 3000; 0 = ephemeral). Every other service takes an ephemeral port. */
+  port?: number;
+  /** Where state is kept across restarts; `undefined` keeps nothing (`--memory`). */
+  dataDir?: string;
+  /** The environment to read settings from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface LocalStack {
+  readonly facts: StackFacts;
+  readonly cognito: LocalCognito;
+  /** The environment the functions run with (what a deployment puts in their configuration). */
+  readonly functionEnv: Record<string, string>;
+  close(): Promise<void>;
+}
+
+const seconds = (env: Record<string, string | undefined>, name: string): number | undefined => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number of seconds`);
+  return value;
+};
+
+/**
+ * Boots the whole one-machine stack: DynamoDB Local, local Cognito, the Asana, Scalekit and
+ * Claude stand-ins, and the API gateway serving the real handlers in-process. Services start
+ * in dependency order; on any failure everything already started is stopped again.
+ */
+export async function startStack(options: StackOptions): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const data = options.dataDir;
+  const stateFile = (name: string) => (data ? join(data, `${name}.json`) : undefined);
+  const started: LocalService[] = [];
+  const track = <T extends LocalService>(service: T): T => {
+    started.push(service);
+    return service;
+  };
+  const closeAll = async () => {
+    for (const service of started.reverse()) await service.close().catch(() => undefined);
+  };
+
+  try {
+    const secrets = readState<{ scalekitSecret: string; asanaSecret: string }>(stateFile('secrets')) ?? {
+      scalekitSecret: `sks_local_${randomBytes(16).toString('hex')}`,
+      asanaSecret: randomBytes(16).toString('hex'),
+    };
+    writeState(stateFile('secrets'), secrets);
+    const asanaClient = { clientId: 'onbehalf-scalekit-local', clientSecret: secrets.asanaSecret };
+    const scalekitClientId = 'skc_local';
+
+    const [dynamodb, cognito, asana] = await Promise.all([
+      startDynamoDb({ tableName: LOCAL_TABLE_NAME, dataDir: data ? join(data, 'dynamodb') : undefined }).then(track),
+      startCognito({
+        users: options.world.people,
+        stateFile: stateFile('cognito'),
+        accessTokenTtlSeconds: seconds(env, 'ONBEHALF_COGNITO_TOKEN_TTL_SECONDS'),
+      }).then(track),
+      startAsana({
+        world: options.world,
+        stateFile: stateFile('asana'),
+        accessTokenTtlSeconds: seconds(env, 'ONBEHALF_ASANA_TOKEN_TTL_SECONDS'),
+        oauthClients: [asanaClient],
+      }).then(track),
+    ]);
+
+    const useRemoteScalekit = env.ONBEHALF_SCALEKIT === 'remote';
+    const useAnthropic = env.ONBEHALF_MODEL === 'anthropic';
+    if (useAnthropic && !env.ANTHROPIC_API_KEY) throw new Error('ONBEHALF_MODEL=anthropic needs ANTHROPIC_API_KEY');
+    if (useRemoteScalekit) {
+      for (const name of ['SCALEKIT_ENVIRONMENT_URL', 'SCALEKIT_CLIENT_ID', 'SCALEKIT_CLIENT_SECRET']) {
+        if (!env[name]) throw new Error(`ONBEHALF_SCALEKIT=remote needs ${name}`);
+      }
+    }
+
+    const scalekit = useRemoteScalekit
+      ? { url: env.SCALEKIT_ENVIRONMENT_URL!.replace(/\/+$/, ''), clientId: env.SCALEKIT_CLIENT_ID!, clientSecret: env.SCALEKIT_CLIENT_SECRET! }
+      : {
+          ...track(
+            await startScalekit({
+              asanaUrl: asana.url,
+              asanaClient,
+              clientId: scalekitClientId,
+              clientSecret: secrets.scalekitSecret,
+              stateFile: stateFile('scalekit'),
+              linkTtlSeconds: seconds(env, 'ONBEHALF_LINK_TTL_SECONDS'),
+            }),
+          ),
+          clientId: scalekitClientId,
+          clientSecret: secrets.scalekitSecret,
+        };
+    const model = useAnthropic
+      ? { url: (env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com').replace(/\/+$/, '') }
+      : track(await startModel({ stateFile: stateFile('model') }));
+
+    const port = options.port ?? 3000;
+    const apiUrl = `http://127.0.0.1:${port}`;
+    const functionEnv: Record<string, string> = {
+      TABLE_NAME: LOCAL_TABLE_NAME,
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
+      DYNAMODB_ENDPOINT: dynamodb.url,
+      COGNITO_USER_POOL_ID: cognito.userPoolId,
+      COGNITO_CLIENT_ID: cognito.clientId,
+      COGNITO_ISSUER: cognito.issuer,
+      SCALEKIT_ENVIRONMENT_URL: scalekit.url,
+      SCALEKIT_CLIENT_ID: scalekit.clientId,
+      SCALEKIT_CLIENT_SECRET: scalekit.clientSecret,
+      ANTHROPIC_API_KEY: useAnthropic ? env.ANTHROPIC_API_KEY! : 'local-stand-in-key',
+      ANTHROPIC_BASE_URL: model.url,
+      ONBEHALF_DEFAULT_VERIFY_URL: env.ONBEHALF_DEFAULT_VERIFY_URL ?? `${apiUrl}/_control/verified`,
+      POWERTOOLS_SERVICE_NAME: 'onbehalf',
+      POWERTOOLS_METRICS_NAMESPACE: 'onbehalf',
+      POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    };
+    // Every ONBEHALF_* setting of the caller's environment reaches the functions, as a
+    // deployment's settings would.
+    for (const [name, value] of Object.entries(env)) {
+      if (name.startsWith('ONBEHALF_') && value !== undefined && !(name in functionEnv)) functionEnv[name] = value;
+    }
+    Object.assign(process.env, functionEnv);
+
+    const handlers = await loadHandlers();
+    const gateway = track(
+      await startGateway({
+        port,
+        handlers: handlers.routes,
+        issuer: cognito.issuer,
+        scheduled: { 'connection-status': handlers.connectionStatus },
+      }),
+    );
+
+    const facts: StackFacts = {
+      apiUrl: gateway.url,
+      cognito: { endpoint: cognito.url, userPoolId: cognito.userPoolId, clientId: cognito.clientId, region: cognito.region },
+      scalekit: { environmentUrl: scalekit.url, clientId: scalekit.clientId, clientSecret: scalekit.clientSecret },
+      asanaUrl: asana.url,
+      modelUrl: model.url,
+      dynamodbUrl: dynamodb.url,
+      tableName: LOCAL_TABLE_NAME,
+      users: options.world.people.map(({ username, password, email }) => ({ username, password, email })),
+    };
+    return { facts, cognito, functionEnv, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Imports the real handler modules (after the environment is set, as a Lambda cold start would). */
+async function loadHandlers(): Promise<{
+  routes: Record<'connect' | 'verify' | 'chat', ProxyHandler>;
+  connectionStatus: () => Promise<unknown>;
+}> {
+  const [connect, verify, chat, status] = await Promise.all([
+    import('../../functions/connect/handler'),
+    import('../../functions/verify/handler'),
+    import('../../functions/chat/handler'),
+    import('../../functions/connection-status/handler'),
+  ]);
+  return {
+    routes: { connect: connect.handler, verify: verify.handler, chat: chat.handler },
+    connectionStatus: () => status.handler(),
+  };
+}
