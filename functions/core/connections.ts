@@ -135,9 +135,14 @@ async function recordLive(
   connection: string,
   live: ConnectedAccountInfo | undefined,
 ): Promise<ConnectionView> {
+  if (!live) {
+    // No account at Scalekit (never made, or revoked): nothing to remember, nothing to show.
+    await deps.store.deleteEntry(sub, connection);
+    return { connection, status: 'NOT_CONNECTED', account: null, checkedAt: null };
+  }
   const checkedAt = iso(deps.clock.now());
-  const status: ConnectionStatus = live?.status ?? 'NOT_CONNECTED';
-  await deps.store.recordStatus(sub, connection, { status, connectedAccountId: live?.id, checkedAt });
+  const status: ConnectionStatus = live.status;
+  await deps.store.recordStatus(sub, connection, { status, connectedAccountId: live.id, checkedAt });
   let entry = await deps.store.getEntry(sub, connection);
   if (status === 'ACTIVE' && entry && !entry.account) {
     // The account became ACTIVE without us pinning it (e.g. a pin that failed at verify): pin now.
@@ -147,12 +152,7 @@ async function recordLive(
       await deps.store.putEntry(sub, entry);
     }
   }
-  return {
-    connection,
-    status,
-    account: status === 'NOT_CONNECTED' ? null : (entry?.account ?? null),
-    checkedAt: status === 'NOT_CONNECTED' && !entry ? null : checkedAt,
-  };
+  return { connection, status, account: entry?.account ?? null, checkedAt };
 }
 
 /**

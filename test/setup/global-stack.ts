@@ -1,6 +1,22 @@
 import type { TestProject } from 'vitest/node';
 import { type StackFacts, startStack } from '../../infra/local/stack';
-import { loadWorld } from '../../infra/local/world';
+import { loadWorld, type World } from '../../infra/local/world';
+
+/** Extra people for tests that change a user's connection, so test files never share one. */
+export const TESTERS = ['tess', 'theo', 'tina', 'toby', 'tara', 'tom', 'tilda', 'ted'] as const;
+
+/** The world the suite runs on: the configured world plus the testers, members of no private project. */
+function testWorld(): World {
+  const world = loadWorld();
+  const people = TESTERS.map((username, i) => ({
+    username,
+    password: `${username[0]!.toUpperCase()}${username.slice(1)}-pass-1`,
+    email: `${username}@testers.test`,
+    name: `${username[0]!.toUpperCase()}${username.slice(1)} Tester`,
+    asanaGid: String(990001 + i),
+  }));
+  return { ...world, people: [...world.people, ...people] };
+}
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,6 +28,8 @@ declare module 'vitest' {
     subs: Record<string, string>;
     /** The environment the stack's functions run with, for tests that build their own handler instances. */
     functionEnv: Record<string, string>;
+    /** The world the stack was seeded with. */
+    world: World;
   }
 }
 
@@ -20,12 +38,13 @@ declare module 'vitest' {
  * kept on disk, `.onbehalf/` untouched. Torn down when the run ends.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const world = loadWorld();
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const world = testWorld();
   const stack = await startStack({
     world,
     port: 0,
     dataDir: undefined,
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
   });
   project.provide('stack', stack.facts);
   project.provide('otherClientId', stack.cognito.otherClientId);
@@ -34,5 +53,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     Object.fromEntries(world.people.map((person) => [person.username, stack.cognito.subOf(person.username)])),
   );
   project.provide('functionEnv', stack.functionEnv);
+  project.provide('world', world);
   return () => stack.close();
 }
