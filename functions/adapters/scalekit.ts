@@ -1,14 +1,28 @@
 // Deep imports: the package index registers every Scalekit service's descriptors; these four
 // are all a function calls, which roughly halves its bundle and cold start (DEPENDENCIES.md).
-import ActionsClient from '@scalekit-sdk/node/lib/actions';
-import ConnectionClient from '@scalekit-sdk/node/lib/connection';
-import ConnectedAccountsClient from '@scalekit-sdk/node/lib/connected-accounts';
-import CoreClient from '@scalekit-sdk/node/lib/core';
-import GrpcConnect from '@scalekit-sdk/node/lib/connect';
-import ToolsClient from '@scalekit-sdk/node/lib/tools';
+import ActionsModule from '@scalekit-sdk/node/lib/actions';
+import ConnectionModule from '@scalekit-sdk/node/lib/connection';
+import ConnectedAccountsModule from '@scalekit-sdk/node/lib/connected-accounts';
+import CoreModule from '@scalekit-sdk/node/lib/core';
+import GrpcConnectModule from '@scalekit-sdk/node/lib/connect';
+import ToolsModule from '@scalekit-sdk/node/lib/tools';
 import { isToolException } from '@scalekit-sdk/node/lib/errors/specific-exceptions';
 import { UpstreamError } from '../core/errors';
 import type { ConnectedAccountInfo, ConnectedAccounts, ToolDefinition, ToolExecution } from '../core/ports';
+
+/**
+ * The SDK's modules are CommonJS with `exports.default`: a bundler or vitest hands us the class,
+ * Node's own ESM loader (tsx, `npm start`) the module object. Take the class either way.
+ */
+const unwrap = <T>(module: T): T => (module as { default?: T }).default ?? module;
+const ActionsClient = unwrap(ActionsModule);
+const ConnectionClient = unwrap(ConnectionModule);
+const ConnectedAccountsClient = unwrap(ConnectedAccountsModule);
+const CoreClient = unwrap(CoreModule);
+const GrpcConnect = unwrap(GrpcConnectModule);
+const ToolsClient = unwrap(ToolsModule);
+type ActionsClient = InstanceType<typeof ActionsClient>;
+type ToolsClient = InstanceType<typeof ToolsClient>;
 
 /** gRPC status codes (`@connectrpc/connect`'s `Code`), as the SDK's exceptions carry them. */
 const GRPC = {

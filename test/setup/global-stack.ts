@@ -3,7 +3,7 @@ import { type StackFacts, startStack } from '../../infra/local/stack';
 import { loadWorld, type World } from '../../infra/local/world';
 
 /** Extra people for tests that change a user's connection, so test files never share one. */
-export const TESTERS = ['tess', 'theo', 'tina', 'toby', 'tara', 'tom', 'tilda', 'ted'] as const;
+export const TESTERS = ['tess', 'theo', 'tina', 'toby', 'tara', 'tom', 'tilda', 'ted', 'tyra', 'tad', 'tao', 'tia'] as const;
 
 /** The world the suite runs on: the configured world plus the testers, members of no private project. */
 function testWorld(): World {

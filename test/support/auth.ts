@@ -33,7 +33,7 @@ export async function login(
 export async function api(
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; apiUrl?: string } = {},
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const stack = inject('stack');
   const headers: Record<string, string> = { ...options.headers };
@@ -43,7 +43,7 @@ export async function api(
     body = JSON.stringify(options.body);
     headers['content-type'] = 'application/json';
   }
-  const response = await fetch(`${stack.apiUrl}${path}`, { method, headers, body });
+  const response = await fetch(`${options.apiUrl ?? stack.apiUrl}${path}`, { method, headers, body });
   const text = await response.text();
   let parsed: unknown = text;
   try {
