@@ -157,6 +157,7 @@ class Run {
   private modelCalls = 0;
   private readonly startedAt: number;
   readonly toolCalls: ToolCallView[] = [];
+  private readonly toolOrder = new Map<string, number>();
   private authorizationUrl: string | null = null;
 
   constructor(
@@ -248,7 +249,7 @@ class Run {
       if (!last) throw new Error('conversation without messages');
       const uses = last.role === 'assistant' ? toolUsesOf(last) : [];
       if (last.role === 'assistant' && uses.length > 0) {
-        if (!(await this.runTools(last, uses))) return;
+        if (!(await this.runTools(uses))) return;
         continue;
       }
       if (last.role === 'assistant' && last.stopReason !== 'pause_turn') {
@@ -287,19 +288,20 @@ class Run {
    * once (a conditional start record), then stores every result in one user message.
    * Returns false when the run must pause (approvals, or the connection needs the user).
    */
-  private async runTools(message: StoredMessage, uses: ToolUseBlock[]): Promise<boolean> {
+  private async runTools(uses: ToolUseBlock[]): Promise<boolean> {
     const records = new Map(
       (await this.deps.store.toolRecords(this.sub, this.id, uses.map((use) => use.id))).map((record) => [record.toolUseId, record]),
     );
+    for (const use of uses) this.toolOrder.set(use.id, this.toolOrder.size);
     const maxBytes = Math.min(this.deps.settings.toolResultMaxBytes, Math.floor(MESSAGE_RESULTS_MAX_BYTES / uses.length));
-    const pending: PendingApproval[] = [];
+    const pending: (PendingApproval | undefined)[] = [];
     let unauthorized: string | undefined;
     // Tools only need listing when one has to run: a resumed batch of finished results does not.
     const needsExecution = uses.some((use) => records.get(use.id)?.outcome === undefined);
     if (needsExecution && !(await this.prepareTools())) return false;
 
     const results = await Promise.all(
-      uses.map(async (use): Promise<ToolResultBlock | undefined> => {
+      uses.map(async (use, index): Promise<ToolResultBlock | undefined> => {
         const record = records.get(use.id);
         if (record?.outcome !== undefined) {
           return { type: 'tool_result', tool_use_id: use.id, content: record.result ?? '', ...(record.isError ? { is_error: true } : {}) };
@@ -315,12 +317,12 @@ class Run {
         if (record?.startedAt) {
           return this.finish(use, base, 'unknown', 'This tool was interrupted while it ran; whether it took effect is unknown, so it was not run again.', true);
         }
-        if (!connection) {
-          return this.finish(use, base, 'failed', `The tool "${use.name}" is not available to this user; it was not run.`, true);
-        }
         const policy = policyFor(this.deps.settings.toolPolicy, use.name);
         if (policy === 'deny') {
           return this.finish(use, base, 'denied', 'The user declined this tool call; it was not run.', true);
+        }
+        if (!connection) {
+          return this.finish(use, base, 'failed', `The tool "${use.name}" is not available to this user; it was not run.`, true);
         }
         if (policy === 'confirm') {
           const decision = record?.decision;
@@ -329,7 +331,7 @@ class Run {
           }
           if (decision?.decision !== 'approve' || decision.inputHash !== base.inputHash) {
             if (!record) await this.deps.store.proposeTool(this.sub, this.id, { toolUseId: use.id, ...base });
-            pending.push({ toolUseId: use.id, name: use.name, input: use.input });
+            pending[index] = { toolUseId: use.id, name: use.name, input: use.input };
             return undefined;
           }
         }
@@ -346,8 +348,9 @@ class Run {
       await this.needAuthorization(unauthorized);
       return false;
     }
-    if (pending.length > 0) {
-      await this.update({ status: 'awaiting_approval', pendingApprovals: pending });
+    const awaiting = pending.filter((approval): approval is PendingApproval => approval !== undefined);
+    if (awaiting.length > 0) {
+      await this.update({ status: 'awaiting_approval', pendingApprovals: awaiting });
       return false;
     }
     this.deps.faults?.checkpoint('after_tools_finished');
@@ -356,7 +359,6 @@ class Run {
       undefined,
       { status: 'in_progress', pendingApprovals: [] },
     );
-    void message;
     return true;
   }
 
@@ -417,6 +419,9 @@ class Run {
       durationMs,
     });
     this.toolCalls.push({ toolUseId: use.id, name: use.name, input: use.input, outcome, durationMs: durationMs ?? null });
+    // Report calls in the order Claude asked for them, not the order they finished.
+    const order = (id: string) => this.toolOrder.get(id) ?? Number.MAX_SAFE_INTEGER;
+    this.toolCalls.sort((a, b) => order(a.toolUseId) - order(b.toolUseId));
     return { type: 'tool_result', tool_use_id: use.id, content, ...(isError ? { is_error: true } : {}) };
   }
 
@@ -446,10 +451,39 @@ class Run {
       at: iso(this.deps.clock.now()),
       inputHash: inputHash(pending.input),
     });
-    if (!recorded) throw new DomainError('approval_mismatch', 'That tool call was already decided.');
+    if (!recorded) {
+      // Decided before, yet still listed as pending: a request crashed between recording the
+      // decision and updating the header. A retry of the same decision finishes the bookkeeping;
+      // the recorded decision can never be changed.
+      const [record] = await this.deps.store.toolRecords(this.sub, this.id, [toolUseId]);
+      if (record?.decision?.decision !== decision) {
+        throw new DomainError('approval_mismatch', 'That tool call was already decided.');
+      }
+    }
     this.deps.faults?.checkpoint('after_approval_saved');
     const remaining = this.header.pendingApprovals.filter((approval) => approval.toolUseId !== toolUseId);
     await this.update(remaining.length > 0 ? { pendingApprovals: remaining } : { pendingApprovals: [], status: 'in_progress' });
+  }
+
+  /**
+   * Drops from the pending list the calls whose decision is already recorded: a request that
+   * crashed after saving a decision left it listed, and it can never be decided again. When
+   * none remain, the run can continue.
+   */
+  async settleRecordedDecisions(): Promise<void> {
+    if (this.header.status !== 'awaiting_approval') return;
+    const pending = this.header.pendingApprovals;
+    const records = await this.deps.store.toolRecords(this.sub, this.id, pending.map((approval) => approval.toolUseId));
+    const decided = new Set(records.filter((record) => record.decision !== undefined).map((record) => record.toolUseId));
+    if (decided.size === 0) return;
+    const remaining = pending.filter((approval) => !decided.has(approval.toolUseId));
+    await this.update(remaining.length > 0 ? { pendingApprovals: remaining } : { pendingApprovals: [], status: 'in_progress' });
+  }
+
+  /** Whether Claude's newest message still awaits its tool results (a run paused between them). */
+  async awaitsToolResults(): Promise<boolean> {
+    const last = await this.lastMessage();
+    return last?.role === 'assistant' && toolUsesOf(last).length > 0;
   }
 
   get status(): RunStatus {
@@ -545,10 +579,13 @@ export async function postMessage(
   const verifyUrl = resolveVerifyUrl(deps.connections.settings, request.verifyUrl);
   return withLease(deps, sub, id, async (header, leaseId) => {
     if (header.status === 'awaiting_approval') throw approvalPending(id);
-    if (header.status === 'in_progress') {
-      throw new DomainError('resume_required', 'The previous run is still in progress; resume it first.', [], { conversationId: id });
-    }
+    const resumeRequired = () =>
+      new DomainError('resume_required', 'The previous run is still in progress; resume it first.', [], { conversationId: id });
+    if (header.status === 'in_progress') throw resumeRequired();
     const run = new Run(deps, sub, header, leaseId, verifyUrl, undefined);
+    // Paused for authorization between a tool_use and its tool_result: a new message there would
+    // leave the tool_use unanswered (Claude rejects such a history), so the run must finish first.
+    if (header.status === 'needs_authorization' && (await run.awaitsToolResults())) throw resumeRequired();
     await run.addUserMessage(request.message).catch((error: unknown) => {
       throw withConversation(error, id);
     });
@@ -568,8 +605,11 @@ export async function resumeConversation(
 ): Promise<RunOutcome> {
   const verifyUrl = resolveVerifyUrl(deps.connections.settings, request.verifyUrl);
   return withLease(deps, sub, id, async (header, leaseId) => {
-    if (header.status === 'awaiting_approval') throw approvalPending(id);
     const run = new Run(deps, sub, header, leaseId, verifyUrl, undefined);
+    await run.settleRecordedDecisions().catch((error: unknown) => {
+      throw withConversation(error, id);
+    });
+    if (run.status === 'awaiting_approval') throw approvalPending(id);
     if (header.status === 'completed') return run.outcome();
     return drive(run, id);
   });
@@ -589,9 +629,13 @@ export async function decideApproval(
   const verifyUrl = resolveVerifyUrl(deps.connections.settings, request.verifyUrl);
   return withLease(deps, sub, id, async (header, leaseId) => {
     const run = new Run(deps, sub, header, leaseId, verifyUrl, undefined);
-    await run.decide(request.toolUseId, request.decision).catch((error: unknown) => {
-      throw withConversation(error, id);
-    });
+    // Deciding first lets a client retry an approval whose request crashed after saving it.
+    await run
+      .decide(request.toolUseId, request.decision)
+      .then(() => run.settleRecordedDecisions())
+      .catch((error: unknown) => {
+        throw withConversation(error, id);
+      });
     if (run.status === 'awaiting_approval') return run.outcome();
     return drive(run, id);
   });

@@ -1,0 +1,210 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../functions/core/errors';
+import { statusOf } from '../../functions/http/response';
+import { STAGE_NAME } from '../../infra/stacks/api-stack';
+import { routes, USER_SCOPE } from '../../infra/routes';
+import { logicalId, resourcesOf, synthesize, type Synthesized } from './synth';
+
+let synth: Synthesized;
+let methods: { id: string; httpMethod: string; path: string; properties: Record<string, unknown> }[];
+
+/** `{ Ref: id }` or `{ Fn::GetAtt: [api, 'RootResourceId'] }` → the resource's full path. */
+function pathsOfResources(): Map<string, string> {
+  const resources = resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::Resource');
+  const paths = new Map<string, string>();
+  const pathOf = (id: string): string => {
+    const known = paths.get(id);
+    if (known !== undefined) return known;
+    const properties = resources[id]?.Properties;
+    if (!properties) throw new Error(`no resource ${id}`);
+    const parent = properties.ParentId as { Ref?: string };
+    const parentPath = parent.Ref !== undefined ? pathOf(parent.Ref) : '';
+    const path = `${parentPath}/${String(properties.PathPart)}`;
+    paths.set(id, path);
+    return path;
+  };
+  for (const id of Object.keys(resources)) pathOf(id);
+  return paths;
+}
+
+beforeAll(() => {
+  // Prepare
+  synth = synthesize({ env: { SCALEKIT_ENVIRONMENT_URL: 'https://acme.scalekit.dev' } });
+  const paths = pathsOfResources();
+  methods = Object.entries(resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::Method')).map(([id, resource]) => {
+    const target = resource.Properties.ResourceId as { Ref?: string };
+    return {
+      id,
+      httpMethod: String(resource.Properties.HttpMethod),
+      path: target.Ref !== undefined ? (paths.get(target.Ref) ?? '?') : '/',
+      properties: resource.Properties,
+    };
+  });
+});
+
+describe('REST API methods', () => {
+  it('has exactly one method per route of infra/routes.ts, and nothing else (no OPTIONS without a web origin)', () => {
+    // Act
+    const deployed = methods.map((method) => `${method.httpMethod} ${method.path}`).sort();
+    // Assess
+    expect(deployed).toEqual(routes.map((route) => `${route.method} ${route.path}`).sort());
+  });
+
+  it('puts every method behind the Cognito authorizer with the access-token scope; none is open', () => {
+    // Prepare
+    const authorizerId = logicalId(synth.api, synth.api.node.findChild('Authorizer'));
+    // Assess
+    expect(methods.length).toBeGreaterThan(0);
+    for (const method of methods) {
+      expect(method.httpMethod).not.toBe('OPTIONS');
+      expect(method.properties, `${method.httpMethod} ${method.path}`).toMatchObject({
+        AuthorizationType: 'COGNITO_USER_POOLS',
+        AuthorizerId: { Ref: authorizerId },
+        AuthorizationScopes: [USER_SCOPE],
+      });
+    }
+  });
+
+  it('uses an authorizer of the stateful stack’s user pool reading the Authorization header', () => {
+    synth.apiTemplate.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    synth.apiTemplate.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'COGNITO_USER_POOLS',
+      IdentitySource: 'method.request.header.Authorization',
+      ProviderARNs: [Match.objectLike({ 'Fn::GetStackOutput': Match.objectLike({ StackName: synth.stateful.stackName }) })],
+    });
+  });
+
+  it('sends each route to its function as a Lambda proxy integration', () => {
+    for (const route of routes) {
+      // Prepare
+      const method = methods.find((candidate) => candidate.httpMethod === route.method && candidate.path === route.path);
+      const functionId = logicalId(synth.api, synth.api.functions[route.function].function);
+      // Assess
+      expect(method?.properties.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
+      expect(JSON.stringify(method?.properties.Integration), `${route.method} ${route.path}`).toContain(
+        JSON.stringify({ 'Fn::GetAtt': [functionId, 'Arn'] }),
+      );
+    }
+  });
+
+  it('never routes to the scheduled connection-status function', () => {
+    const functionId = logicalId(synth.api, synth.api.functions['connection-status'].function);
+    for (const method of methods) expect(JSON.stringify(method.properties)).not.toContain(functionId);
+  });
+});
+
+describe('gateway responses', () => {
+  const required: [string, number, ErrorCode][] = [
+    ['UNAUTHORIZED', 401, 'unauthorized'],
+    ['ACCESS_DENIED', 401, 'unauthorized'],
+    ['MISSING_AUTHENTICATION_TOKEN', 404, 'not_found'],
+    ['THROTTLED', 429, 'rate_limited'],
+    ['INTEGRATION_TIMEOUT', 504, 'upstream_timeout'],
+    ['DEFAULT_4XX', 400, 'validation_failed'],
+    ['DEFAULT_5XX', 500, 'internal_error'],
+  ];
+
+  it.each(required)('%s answers %i with the contract error %s', (type, status, code) => {
+    // Act
+    const found = Object.values(resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::GatewayResponse')).filter(
+      (response) => response.Properties.ResponseType === type,
+    );
+    // Assess
+    expect(found).toHaveLength(1);
+    const properties = found[0]!.Properties;
+    expect(properties.StatusCode).toBe(String(status));
+    const templates = properties.ResponseTemplates as Record<string, string>;
+    expect(JSON.parse(templates['application/json']!)).toEqual({
+      error: { code, message: expect.stringMatching(/^[A-Z].*\.$/), details: [] },
+    });
+  });
+
+  it('every gateway response is JSON in the error shape, with a code whose contract status it answers', () => {
+    for (const response of Object.values(resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::GatewayResponse'))) {
+      // Prepare
+      const templates = response.Properties.ResponseTemplates as Record<string, string>;
+      const body = JSON.parse(templates['application/json']!) as { error: { code: ErrorCode } };
+      // Assess
+      expect(Object.keys(templates)).toEqual(['application/json']);
+      expect(Object.keys(body)).toEqual(['error']);
+      expect(Object.keys(body.error).sort()).toEqual(['code', 'details', 'message']);
+      expect(response.Properties.StatusCode).toBe(String(statusOf(body.error.code)));
+      expect(response.Properties.ResponseParameters).toMatchObject({
+        'gatewayresponse.header.Content-Type': "'application/json'",
+      });
+      expect(JSON.stringify(response.Properties.ResponseParameters)).not.toContain('Access-Control-Allow-Origin');
+    }
+  });
+});
+
+describe('stage', () => {
+  it('throttles, writes JSON access logs with the caller, traces, and logs no bodies', () => {
+    synth.apiTemplate.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: STAGE_NAME,
+      TracingEnabled: true,
+      AccessLogSetting: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.serializedJson(
+          Match.objectLike({ requestId: '$context.requestId', status: '$context.status', sub: '$context.authorizer.claims.sub' }),
+        ),
+      },
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 10,
+          ThrottlingBurstLimit: 20,
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+        }),
+      ],
+    });
+  });
+
+  it('outputs the API URL without a trailing slash', () => {
+    const outputs = synth.apiTemplate.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(['ApiUrl']);
+    expect(JSON.stringify(outputs.ApiUrl)).toContain(`"/${STAGE_NAME}"`);
+  });
+});
+
+describe('schedule and alarms', () => {
+  it('runs connection-status on the schedule (default every 15 minutes), and nothing else', () => {
+    // Prepare
+    const functionId = logicalId(synth.api, synth.api.functions['connection-status'].function);
+    // Assess
+    synth.apiTemplate.resourceCountIs('AWS::Events::Rule', 1);
+    synth.apiTemplate.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] } })],
+    });
+    synth.apiTemplate.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
+    });
+  });
+
+  it('alarms on every function’s errors and throttles and on API 5xx', () => {
+    // Prepare
+    const alarms = Object.values(resourcesOf(synth.apiTemplate, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    const on = (metric: string, dimension: unknown) =>
+      alarms.filter(
+        (alarm) =>
+          alarm.MetricName === metric &&
+          JSON.stringify(alarm.Dimensions) === JSON.stringify(dimension) &&
+          alarm.Threshold === 1 &&
+          alarm.ComparisonOperator === 'GreaterThanOrEqualToThreshold',
+      );
+    // Assess
+    for (const fn of Object.values(synth.api.functions)) {
+      const dimension = [{ Name: 'FunctionName', Value: { Ref: logicalId(synth.api, fn.function) } }];
+      expect(on('Errors', dimension), fn.node.id).toHaveLength(1);
+      expect(on('Throttles', dimension), fn.node.id).toHaveLength(1);
+    }
+    expect(alarms.filter((alarm) => alarm.MetricName === '5XXError' && alarm.Namespace === 'AWS/ApiGateway')).toHaveLength(1);
+    expect(alarms).toHaveLength(2 * Object.keys(synth.api.functions).length + 1);
+  });
+});

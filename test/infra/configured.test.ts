@@ -1,0 +1,98 @@
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { routes, USER_SCOPE } from '../../infra/routes';
+import { logicalId, resourcesOf, synthesize, type Synthesized } from './synth';
+
+const ORIGIN = 'https://console.example.com';
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:onbehalf-alarms';
+
+let synth: Synthesized;
+
+beforeAll(() => {
+  // Prepare: a deployment configured through context and environment, as `cdk deploy -c …` would be.
+  synth = synthesize({
+    context: {
+      webOrigin: ORIGIN,
+      defaultVerifyUrl: `${ORIGIN}/connections/verified`,
+      statusSchedule: 'rate(1 hour)',
+      connections: ['asana'],
+      toolPolicy: { asana_task_create: 'confirm' },
+      throttleRateLimit: 5,
+      stackPrefix: 'Acme',
+    },
+    env: {
+      SCALEKIT_ENVIRONMENT_URL: 'https://acme.scalekit.dev/',
+      ONBEHALF_MODEL_ID: 'claude-opus-4-1',
+      ONBEHALF_ALARM_TOPIC_ARN: TOPIC,
+      ONBEHALF_LOG_RETENTION_DAYS: '90',
+    },
+  });
+});
+
+describe('a configured deployment', () => {
+  it('names its stacks after the prefix', () => {
+    expect([synth.stateful.stackName, synth.api.stackName]).toEqual(['Acme-Stateful', 'Acme-Api']);
+  });
+
+  it('answers CORS preflight only for the console origin, on exactly the routed resources, with no function behind it', () => {
+    // Prepare
+    const methods = Object.values(resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::Method')).map((method) => method.Properties);
+    const options = methods.filter((method) => method.HttpMethod === 'OPTIONS');
+    // Assess
+    expect(options).toHaveLength(new Set(routes.map((route) => route.path)).size);
+    const routed = methods.filter((method) => method.HttpMethod !== 'OPTIONS');
+    expect(routed).toHaveLength(routes.length);
+    for (const method of routed) {
+      expect(method).toMatchObject({ AuthorizationType: 'COGNITO_USER_POOLS', AuthorizationScopes: [USER_SCOPE] });
+    }
+    for (const method of options) {
+      expect(method).toMatchObject({ AuthorizationType: 'NONE', Integration: { Type: 'MOCK' } });
+      const headers = JSON.stringify(method.Integration);
+      expect(headers).toContain(`"method.response.header.Access-Control-Allow-Origin":"'${ORIGIN}'"`);
+      expect(headers).toContain(`"method.response.header.Access-Control-Allow-Headers":"'Authorization,Content-Type'"`);
+      expect(headers).not.toContain("'*'");
+    }
+  });
+
+  it('lets the browser read gateway errors from the console origin', () => {
+    for (const response of Object.values(resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::GatewayResponse'))) {
+      expect(response.Properties.ResponseParameters).toMatchObject({
+        'gatewayresponse.header.Access-Control-Allow-Origin': `'${ORIGIN}'`,
+        'gatewayresponse.header.Vary': "'Origin'",
+      });
+    }
+  });
+
+  it('passes the settings to every function', () => {
+    // Prepare
+    const functions = resourcesOf(synth.apiTemplate, 'AWS::Lambda::Function');
+    for (const fn of Object.values(synth.api.functions)) {
+      const env = (functions[logicalId(synth.api, fn.function)]?.Properties.Environment as { Variables: unknown }).Variables;
+      // Assess
+      expect(env, fn.node.id).toMatchObject({
+        SCALEKIT_ENVIRONMENT_URL: 'https://acme.scalekit.dev',
+        ONBEHALF_WEB_ORIGIN: ORIGIN,
+        ONBEHALF_DEFAULT_VERIFY_URL: `${ORIGIN}/connections/verified`,
+        ONBEHALF_MODEL_ID: 'claude-opus-4-1',
+        ONBEHALF_TOOL_POLICY: JSON.stringify({ asana_task_create: 'confirm' }),
+      });
+    }
+  });
+
+  it('applies the schedule, throttling, log retention and alarm topic', () => {
+    synth.apiTemplate.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
+    synth.apiTemplate.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 20 })],
+    });
+    for (const logGroup of Object.values(resourcesOf(synth.apiTemplate, 'AWS::Logs::LogGroup'))) {
+      expect(logGroup.Properties.RetentionInDays).toBe(90);
+    }
+    const alarms = Object.values(resourcesOf(synth.apiTemplate, 'AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
+  });
+
+  it('does not warn about the Scalekit environment URL once it is set', () => {
+    expect(Annotations.fromStack(synth.api).findWarning('*', Match.stringLikeRegexp('scalekitEnvironmentUrl'))).toEqual([]);
+  });
+});

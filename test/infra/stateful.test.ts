@@ -1,0 +1,112 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTableInput, tableDefinition } from '../../infra/table';
+import { logicalId, resourcesOf, synthesize, type Synthesized } from './synth';
+
+let synth: Synthesized;
+
+beforeAll(() => {
+  synth = synthesize({ env: { SCALEKIT_ENVIRONMENT_URL: 'https://acme.scalekit.dev' } });
+});
+
+describe('table', () => {
+  it('has the keys and TTL attribute of infra/table.ts, the same the local stack creates', () => {
+    // Prepare
+    const local = createTableInput('local');
+    // Assess
+    synth.statefulTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
+    synth.statefulTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: local.KeySchema,
+      AttributeDefinitions: local.AttributeDefinitions,
+      BillingMode: local.BillingMode,
+      TimeToLiveSpecification: { AttributeName: tableDefinition.ttlAttribute, Enabled: true },
+      GlobalSecondaryIndexes: Match.absent(),
+    });
+  });
+
+  it('is on-demand with point-in-time recovery, deletion protection and retained on delete', () => {
+    synth.statefulTemplate.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+      }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+});
+
+describe('user pool', () => {
+  it('signs in by username or email, with a strong password policy and optional TOTP MFA, retained', () => {
+    synth.statefulTemplate.resourceCountIs('AWS::Cognito::UserPool', 1);
+    synth.statefulTemplate.hasResource('AWS::Cognito::UserPool', {
+      Properties: Match.objectLike({
+        AliasAttributes: ['email'],
+        UsernameAttributes: Match.absent(),
+        UsernameConfiguration: { CaseSensitive: false },
+        AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+        Policies: {
+          PasswordPolicy: {
+            MinimumLength: 12,
+            RequireLowercase: true,
+            RequireUppercase: true,
+            RequireNumbers: true,
+            RequireSymbols: true,
+            TemporaryPasswordValidityDays: 3,
+          },
+        },
+        MfaConfiguration: 'OPTIONAL',
+        EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
+        DeletionProtection: 'ACTIVE',
+      }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('has one public app client allowing USER_PASSWORD_AUTH and SRP, without OAuth flows', () => {
+    synth.statefulTemplate.resourceCountIs('AWS::Cognito::UserPoolClient', 1);
+    synth.statefulTemplate.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      UserPoolId: { Ref: logicalId(synth.stateful, synth.stateful.resources.userPool) },
+      ExplicitAuthFlows: Match.arrayEquals(['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']),
+      GenerateSecret: false,
+      AllowedOAuthFlowsUserPoolClient: false,
+      AllowedOAuthFlows: Match.absent(),
+      PreventUserExistenceErrors: 'ENABLED',
+      EnableTokenRevocation: true,
+    });
+  });
+});
+
+describe('secrets', () => {
+  it('holds the Scalekit credentials and the Anthropic key with no value in the template', () => {
+    // Prepare
+    const secrets = Object.values(resourcesOf(synth.statefulTemplate, 'AWS::SecretsManager::Secret'));
+    // Assess
+    expect(secrets).toHaveLength(2);
+    for (const secret of secrets) {
+      expect(secret.Properties.SecretString).toBeUndefined();
+      expect(secret.Properties.GenerateSecretString).toBeDefined();
+    }
+    // The Scalekit placeholder has the JSON shape the functions read; its secret part is generated.
+    synth.statefulTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { SecretStringTemplate: Match.serializedJson({ clientId: Match.anyValue() }), GenerateStringKey: 'clientSecret' },
+    });
+  });
+});
+
+describe('outputs', () => {
+  it('names the user pool, the app client, the table and both secrets', () => {
+    // Prepare
+    const outputs = synth.statefulTemplate.findOutputs('*');
+    const { table, userPool, userPoolClient, scalekitSecret, anthropicSecret } = synth.stateful.resources;
+    const ref = (construct: Parameters<typeof logicalId>[1]) => ({ Ref: logicalId(synth.stateful, construct) });
+    // Assess
+    expect(outputs.UserPoolId?.Value).toEqual(ref(userPool));
+    expect(outputs.UserPoolClientId?.Value).toEqual(ref(userPoolClient));
+    expect(outputs.TableName?.Value).toEqual(ref(table));
+    expect(outputs.ScalekitSecretArn?.Value).toEqual(ref(scalekitSecret));
+    expect(outputs.AnthropicSecretArn?.Value).toEqual(ref(anthropicSecret));
+  });
+});

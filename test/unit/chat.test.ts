@@ -1,0 +1,708 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decideApproval,
+  deleteConversation,
+  getConversation,
+  listConversations,
+  postMessage,
+  resumeConversation,
+  startConversation,
+} from '../../functions/core/chat';
+import { verify } from '../../functions/core/connections';
+import { UpstreamError } from '../../functions/core/errors';
+import type { ConnectionStatus, ModelResponse } from '../../functions/core/ports';
+import {
+  callsTools,
+  chatWorld,
+  deferred,
+  domainError,
+  expectPaired,
+  isToolResult,
+  ScriptedModel,
+  says,
+  settle,
+  textBlock,
+  toolResultIds,
+  toolUseIds,
+  usage,
+} from './fakes';
+
+const ALICE = 'sub-alice';
+const BOB = 'sub-bob';
+
+/** A chat world where Alice's Asana account is ACTIVE. */
+function world(options: Parameters<typeof chatWorld>[0] = {}) {
+  const w = chatWorld(options);
+  w.accounts.setStatus(ALICE, 'ACTIVE');
+  w.accounts.profiles.set(ALICE, { gid: '1201', name: 'Alice Ng', email: 'alice@acme.test' });
+  return w;
+}
+
+const start = (w: ReturnType<typeof world>, message = 'List my open tasks', sub = ALICE) => startConversation(w.deps, sub, { message });
+
+describe('the tool loop', () => {
+  it('runs tools until Claude ends its turn, and answers with the final text and the calls made', async () => {
+    // Prepare
+    const w = world();
+    w.accounts.onTool('asana_tasks_list', () => ({ kind: 'succeeded', data: { data: [{ gid: '9', name: 'Ship it' }] }, executionId: 'exec-1' }));
+    w.accounts.onTool('asana_task_get', () => ({ kind: 'succeeded', data: { data: { gid: '9', name: 'Ship it', due_on: '2026-12-01' } }, executionId: 'exec-2' }));
+    w.model.queue(
+      callsTools([['toolu_1', 'asana_tasks_list', { assignee: 'me' }]], { text: 'Let me look.' }),
+      callsTools([['toolu_2', 'asana_task_get', { task_gid: '9' }]]),
+      { content: [textBlock('You have one open task:'), textBlock('Ship it (due Dec 1).')], stopReason: 'end_turn', usage: usage() },
+    );
+
+    // Act
+    const outcome = await start(w);
+
+    // Assess
+    expect(outcome).toEqual({
+      conversationId: expect.stringMatching(/^c_/),
+      status: 'completed',
+      reply: 'You have one open task:\n\nShip it (due Dec 1).',
+      toolCalls: [
+        { toolUseId: 'toolu_1', name: 'asana_tasks_list', input: { assignee: 'me' }, outcome: 'succeeded', durationMs: 0 },
+        { toolUseId: 'toolu_2', name: 'asana_task_get', input: { task_gid: '9' }, outcome: 'succeeded', durationMs: 0 },
+      ],
+      pendingApprovals: [],
+      authorizationUrl: null,
+    });
+    expect(outcome).not.toHaveProperty('truncated');
+    expect(w.accounts.executions.map((execution) => [execution.identifier, execution.toolName])).toEqual([
+      [ALICE, 'asana_tasks_list'],
+      [ALICE, 'asana_task_get'],
+    ]);
+    expect(w.model.requests).toHaveLength(3);
+    const last = w.model.requests[2]!;
+    expect(last.messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user']);
+    expect(last.messages[0]?.content).toEqual([textBlock('List my open tasks')]);
+    expect(last.messages[2]?.content).toEqual([
+      { type: 'tool_result', tool_use_id: 'toolu_1', content: JSON.stringify({ data: [{ gid: '9', name: 'Ship it' }] }) },
+    ]);
+    expectPaired(last.messages);
+    expect(last.system).toBe(w.deps.settings.systemPrompt);
+  });
+
+  it('offers Claude only the allowlisted tools the caller can use, sorted by name', async () => {
+    // Prepare
+    const w = world({ settings: { toolAllowlist: ['asana_task_get', 'asana_tasks_list', 'asana_not_in_catalog'] } });
+    w.model.queue(says('ok'));
+
+    // Act
+    await start(w);
+
+    // Assess
+    expect(w.model.requests[0]?.tools.map((tool) => tool.name)).toEqual(['asana_task_get', 'asana_tasks_list']);
+    expect(w.accounts.callsOf('listTools').map((call) => call.identifier)).toEqual([ALICE]);
+  });
+
+  it('executes several tool_use blocks of one message concurrently and returns their results in order', async () => {
+    // Prepare
+    const w = world();
+    const allStarted = deferred();
+    let running = 0;
+    let runningWhenFirstFinished = 0;
+    const delays: Record<string, number> = { a: 30, b: 15, c: 0 };
+    w.accounts.onTool('asana_task_get', async ({ input }) => {
+      running++;
+      if (running === 3) allStarted.resolve();
+      // Sequential execution would never get all three started: give up after a while.
+      await Promise.race([allStarted.promise, new Promise((resolve) => setTimeout(resolve, 500))]);
+      await new Promise((resolve) => setTimeout(resolve, delays[String(input.task_gid)] ?? 0));
+      runningWhenFirstFinished ||= running;
+      return { kind: 'succeeded', data: { gid: input.task_gid }, executionId: `exec-${String(input.task_gid)}` };
+    });
+    w.model.queue(
+      callsTools([
+        ['toolu_a', 'asana_task_get', { task_gid: 'a' }],
+        ['toolu_b', 'asana_task_get', { task_gid: 'b' }],
+        ['toolu_c', 'asana_task_get', { task_gid: 'c' }],
+      ]),
+      says('Three tasks.'),
+    );
+
+    // Act
+    const outcome = await start(w);
+
+    // Assess
+    expect(runningWhenFirstFinished).toBe(3);
+    expect(w.accounts.executions.map((execution) => execution.input.task_gid)).toEqual(['c', 'b', 'a']);
+    const results = w.model.requests[1]!.messages.at(-1)!;
+    expect(results.role).toBe('user');
+    expect(results.content).toEqual([
+      { type: 'tool_result', tool_use_id: 'toolu_a', content: '{"gid":"a"}' },
+      { type: 'tool_result', tool_use_id: 'toolu_b', content: '{"gid":"b"}' },
+      { type: 'tool_result', tool_use_id: 'toolu_c', content: '{"gid":"c"}' },
+    ]);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.toolCalls.map((call) => call.outcome)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+  });
+
+  it('does not execute an unknown or non-allowlisted tool: its outcome is failed and Claude is told', async () => {
+    // Prepare
+    const w = world();
+    w.model.queue(
+      callsTools([
+        ['toolu_1', 'asana_workspace_purge', { workspace: '1' }],
+        ['toolu_2', 'made_up_tool', {}],
+        ['toolu_3', 'asana_tasks_list', {}],
+      ]),
+      says('I could only list your tasks.'),
+    );
+
+    // Act
+    const outcome = await start(w);
+
+    // Assess
+    expect(w.accounts.callsOf('execute').map((call) => call.toolName)).toEqual(['asana_tasks_list']);
+    expect(outcome.toolCalls.map((call) => [call.toolUseId, call.outcome])).toEqual([
+      ['toolu_1', 'failed'],
+      ['toolu_2', 'failed'],
+      ['toolu_3', 'succeeded'],
+    ]);
+    const results = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
+    expect(results.map((block) => [block.tool_use_id, block.is_error === true])).toEqual([
+      ['toolu_1', true],
+      ['toolu_2', true],
+      ['toolu_3', false],
+    ]);
+    expect(outcome).toMatchObject({ status: 'completed', reply: 'I could only list your tasks.' });
+  });
+
+  it('records an Asana refusal (403/404) as an ordinary failed call and keeps going', async () => {
+    // Prepare
+    const w = world();
+    w.accounts.onTool('asana_task_get', () => ({ kind: 'failed', message: 'Forbidden (403)', executionId: 'exec-9' }));
+    w.model.queue(callsTools([['toolu_1', 'asana_task_get', { task_gid: '42' }]]), says('You cannot see that task.'));
+
+    // Act
+    const outcome = await start(w);
+
+    // Assess
+    expect(outcome.status).toBe('completed');
+    expect(outcome.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'failed' })]);
+    const [result] = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
+    expect(result).toMatchObject({ is_error: true, content: expect.stringContaining('Forbidden (403)') });
+    const [record] = w.conversations.recordsOf(ALICE, outcome.conversationId);
+    expect(record).toMatchObject({ outcome: 'failed', executionId: 'exec-9', actor: ALICE, connection: 'asana' });
+  });
+
+  it('reports a tool whose upstream call failed as unknown, and never runs it again', async () => {
+    // Prepare
+    const w = world();
+    w.accounts.failNext('execute', new UpstreamError('timeout', 'scalekit', 'timed out'));
+    w.model.queue(callsTools([['toolu_1', 'asana_task_create', { name: 'Ship it' }]]), says('The create may or may not have happened.'));
+
+    // Act
+    const outcome = await start(w);
+    const again = await resumeConversation(w.deps, ALICE, outcome.conversationId, {});
+
+    // Assess
+    expect(outcome.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'unknown' })]);
+    expect(w.accounts.callsOf('execute')).toHaveLength(1);
+    expect(again.status).toBe('completed');
+    expect(w.accounts.callsOf('execute')).toHaveLength(1);
+  });
+
+  it('cuts a huge tool result to the configured size with a visible marker', async () => {
+    // Prepare
+    const w = world({ settings: { toolResultMaxBytes: 1_000 } });
+    w.accounts.onTool('asana_tasks_list', () => ({ kind: 'succeeded', data: 'x'.repeat(50_000), executionId: 'e' }));
+    w.model.queue(callsTools([['toolu_1', 'asana_tasks_list', {}]]), says('Many tasks.'));
+
+    // Act
+    await start(w);
+
+    // Assess
+    const [result] = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
+    expect(Buffer.byteLength(result!.content, 'utf8')).toBeLessThanOrEqual(1_000);
+    expect(result!.content).toContain('[truncated: the result was 50000 bytes');
+  });
+
+  it('sums usage across every model call of the conversation', async () => {
+    // Prepare
+    const w = world();
+    w.model.queue(
+      callsTools([['toolu_1', 'asana_tasks_list', {}]], { usage: usage(100, 20, 5, 0) }),
+      says('First.', 'end_turn', usage(150, 30, 0, 90)),
+      says('Second.', 'end_turn', usage(200, 40, 1, 2)),
+    );
+    const first = await start(w);
+
+    // Act
+    await postMessage(w.deps, ALICE, first.conversationId, { message: 'And now?' });
+    const view = await getConversation(w.deps, ALICE, first.conversationId);
+
+    // Assess
+    expect(view.usage).toEqual({ inputTokens: 450, outputTokens: 90, cacheCreationInputTokens: 6, cacheReadInputTokens: 92 });
+  });
+
+  it('carries the conversation id on an upstream model failure, keeps the message, and resume continues', async () => {
+    // Prepare
+    const w = world();
+    w.model.queue(() => {
+      throw new UpstreamError('unavailable', 'anthropic', 'overloaded');
+    });
+
+    // Act
+    const error = await domainError(() => start(w, 'Hello there'));
+    const conversationId = error.extra.conversationId!;
+    w.model.queue(says('Hi!'));
+    const resumed = await resumeConversation(w.deps, ALICE, conversationId, {});
+
+    // Assess
+    expect(error.code).toBe('upstream_unavailable');
+    expect(conversationId).toMatch(/^c_/);
+    expect(resumed).toMatchObject({ status: 'completed', reply: 'Hi!' });
+    expect(w.model.requests[1]?.messages).toEqual([{ role: 'user', content: [textBlock('Hello there')] }]);
+  });
+});
+
+describe('stop reasons', () => {
+  describe.each(['end_turn', 'stop_sequence', 'refusal'])('%s', (stopReason) => {
+    it('completes the run with the reply and no truncation flag', async () => {
+      // Prepare
+      const w = world();
+      w.model.queue(says('Done.', stopReason));
+
+      // Act
+      const outcome = await start(w);
+
+      // Assess
+      expect(outcome).toMatchObject({ status: 'completed', reply: 'Done.' });
+      expect(outcome).not.toHaveProperty('truncated');
+      expect(w.model.requests).toHaveLength(1);
+    });
+  });
+
+  describe.each(['max_tokens', 'model_context_window_exceeded'])('%s', (stopReason) => {
+    it('completes the run with truncated: true, and the next answer is not truncated', async () => {
+      // Prepare
+      const w = world();
+      w.model.queue(says('A long answer that was cut', stopReason), says('Short.'));
+
+      // Act
+      const outcome = await start(w);
+      const resumed = await resumeConversation(w.deps, ALICE, outcome.conversationId, {});
+      const next = await postMessage(w.deps, ALICE, outcome.conversationId, { message: 'Shorter please' });
+
+      // Assess
+      expect(outcome).toMatchObject({ status: 'completed', reply: 'A long answer that was cut', truncated: true });
+      expect(resumed).toMatchObject({ status: 'completed', truncated: true });
+      expect(next).toMatchObject({ status: 'completed', reply: 'Short.' });
+      expect(next).not.toHaveProperty('truncated');
+      expect(w.model.requests).toHaveLength(2);
+    });
+  });
+
+  it('continues a pause_turn: the paused message is sent back and the run goes on', async () => {
+    // Prepare
+    const w = world();
+    w.model.queue(says('Working on it…', 'pause_turn'), says('All done.'));
+
+    // Act
+    const outcome = await start(w);
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'completed', reply: 'All done.' });
+    expect(w.model.requests).toHaveLength(2);
+    expect(w.model.requests[1]?.messages.at(-1)).toEqual({ role: 'assistant', content: [textBlock('Working on it…')] });
+  });
+
+  it('stores an empty answer as an empty text block, never as an empty message', async () => {
+    // Prepare
+    const w = world();
+    w.model.queue({ content: [], stopReason: 'end_turn', usage: usage() });
+
+    // Act
+    const outcome = await start(w);
+    const view = await getConversation(w.deps, ALICE, outcome.conversationId);
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'completed', reply: '' });
+    expect(view.messages.at(-1)).toEqual({ role: 'assistant', content: [textBlock('')] });
+  });
+});
+
+describe('budgets', () => {
+  /** A model that always asks for one more tool. */
+  function insatiable(model: ScriptedModel): void {
+    let n = 0;
+    model.fallback = () => {
+      n++;
+      return callsTools([[`toolu_${n}`, 'asana_tasks_list', { page: n }]]);
+    };
+  }
+
+  it('pauses as in_progress when the model-call budget runs out; messages then needs a resume, and resume continues', async () => {
+    // Prepare
+    const w = world({ settings: { modelCallBudget: 3 } });
+    insatiable(w.model);
+
+    // Act
+    const paused = await start(w);
+    const refused = await domainError(() => postMessage(w.deps, ALICE, paused.conversationId, { message: 'Hello?' }));
+    const callsAfterRefusal = w.model.requests.length;
+    w.model.fallback = undefined;
+    w.model.queue(callsTools([['toolu_last', 'asana_tasks_list', {}]]), says('Finally done.'));
+    const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+    // Assess
+    expect(paused).toMatchObject({ status: 'in_progress', reply: null, pendingApprovals: [], authorizationUrl: null });
+    expect(paused.toolCalls.map((call) => call.toolUseId)).toEqual(['toolu_1', 'toolu_2', 'toolu_3']);
+    expect(callsAfterRefusal).toBe(3);
+    expect(refused.code).toBe('resume_required');
+    expect(refused.extra.conversationId).toBe(paused.conversationId);
+    expect(resumed).toMatchObject({ status: 'completed', reply: 'Finally done.' });
+    expect(resumed.toolCalls.map((call) => call.toolUseId)).toEqual(['toolu_last']);
+    expect(w.accounts.executionsOf('asana_tasks_list')).toHaveLength(4);
+    for (const request of w.model.requests) expectPaired(request.messages);
+    const view = await getConversation(w.deps, ALICE, paused.conversationId);
+    expect(view.messages.filter((message) => message.role === 'user' && !message.content.some(isToolResult))).toHaveLength(1);
+    expectPaired(view.messages);
+  });
+
+  it('pauses as in_progress when the time budget runs out, and resume gets a fresh budget', async () => {
+    // Prepare
+    const w = world({ settings: { timeBudgetMs: 10_000 } });
+    let n = 0;
+    w.model.fallback = () => {
+      w.clock.advance(6_000);
+      n++;
+      return callsTools([[`toolu_${n}`, 'asana_tasks_list', {}]]);
+    };
+
+    // Act
+    const paused = await start(w);
+    const callsInFirstRequest = w.model.requests.length;
+    const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+    // Assess
+    expect(paused.status).toBe('in_progress');
+    expect(callsInFirstRequest).toBe(2);
+    expect(resumed.status).toBe('in_progress');
+    expect(w.model.requests).toHaveLength(4);
+    expect(w.accounts.executionsOf('asana_tasks_list')).toHaveLength(4);
+  });
+
+  it('answers a resume of a completed conversation from its state, with no model call', async () => {
+    // Prepare
+    const w = world();
+    w.model.queue(callsTools([['toolu_1', 'asana_tasks_list', {}]]), says('Here you go.'));
+    const done = await start(w);
+
+    // Act
+    const again = await resumeConversation(w.deps, ALICE, done.conversationId, {});
+
+    // Assess
+    expect(again).toEqual({ ...done, toolCalls: [] });
+    expect(w.model.requests).toHaveLength(2);
+    expect(w.accounts.executionsOf('asana_tasks_list')).toHaveLength(1);
+  });
+});
+
+describe('authorization', () => {
+  describe.each<{ status: Exclude<ConnectionStatus, 'ACTIVE' | 'NOT_CONNECTED'> | 'none' }>([
+    { status: 'none' },
+    { status: 'PENDING_AUTH' },
+    { status: 'EXPIRED' },
+    { status: 'DISCONNECTED' },
+  ])('when the connection is $status before the first model call', ({ status }) => {
+    it('keeps the message, returns a fresh link for the caller with no model call, and resume continues after reconnecting', async () => {
+      // Prepare
+      const w = chatWorld();
+      if (status !== 'none') w.accounts.setStatus(ALICE, status);
+      const verifyUrl = 'http://localhost:8765/verify';
+
+      // Act
+      const paused = await startConversation(w.deps, ALICE, { message: 'List my open tasks', verifyUrl });
+      const busyElsewhere = await domainError(() => resumeConversation(w.deps, BOB, paused.conversationId, {}));
+      w.accounts.setStatus(ALICE, 'ACTIVE');
+      w.model.queue(says('No open tasks.'));
+      const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+      // Assess
+      const link = w.accounts.links[0]!;
+      expect(paused).toEqual({
+        conversationId: expect.stringMatching(/^c_/),
+        status: 'needs_authorization',
+        reply: null,
+        toolCalls: [],
+        pendingApprovals: [],
+        authorizationUrl: link.url,
+      });
+      expect(link).toMatchObject({ identifier: ALICE, connection: 'asana', verifyUrl });
+      expect(w.connectionStore.stateOf(ALICE, link.state)?.stateStatus).toBe('issued');
+      expect(busyElsewhere.code).toBe('not_found');
+      expect(resumed).toMatchObject({ status: 'completed', reply: 'No open tasks.' });
+      expect(w.model.requests).toHaveLength(1);
+      expect(w.model.requests[0]?.messages).toEqual([{ role: 'user', content: [textBlock('List my open tasks')] }]);
+    });
+  });
+
+  it('completes through the real reconnect: the link state verifies, then resume runs', async () => {
+    // Prepare
+    const w = chatWorld();
+    w.accounts.profiles.set(ALICE, { gid: '1201', name: 'Alice Ng', email: 'alice@acme.test' });
+    const paused = await start(w);
+    const { state } = w.accounts.links[0]!;
+    const authRequestId = w.accounts.consent(ALICE);
+    await verify(w.deps.connections, ALICE, 'asana', { authRequestId, state });
+    w.model.queue(says('Connected and done.'));
+
+    // Act
+    const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+    // Assess
+    expect(paused.status).toBe('needs_authorization');
+    expect(resumed).toMatchObject({ status: 'completed', reply: 'Connected and done.' });
+  });
+
+  it('pauses when a tool is refused as not authorized mid-run, and after reconnecting resume runs it once', async () => {
+    // Prepare
+    const w = world();
+    w.accounts.onTool('asana_tasks_list', () => ({ kind: 'succeeded', data: ['listed'], executionId: 'e1' }));
+    w.model.queue(() => {
+      // The grant expires while Claude is thinking.
+      w.accounts.setStatus(ALICE, 'EXPIRED');
+      return callsTools([['toolu_1', 'asana_tasks_list', {}]]);
+    });
+
+    // Act
+    const paused = await start(w);
+    const executionsWhilePaused = w.accounts.executions.length;
+    const stillExpired = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+    w.accounts.setStatus(ALICE, 'ACTIVE');
+    w.model.queue(says('Here is the list.'));
+    const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+    const again = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+    // Assess
+    expect(paused).toMatchObject({ status: 'needs_authorization', toolCalls: [], authorizationUrl: w.accounts.links[0]?.url });
+    expect(executionsWhilePaused).toBe(0);
+    expect(stillExpired).toMatchObject({ status: 'needs_authorization', authorizationUrl: w.accounts.links[1]?.url });
+    expect(resumed).toMatchObject({ status: 'completed', reply: 'Here is the list.' });
+    expect(resumed.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'succeeded' })]);
+    expect(again.status).toBe('completed');
+    expect(w.accounts.executionsOf('asana_tasks_list')).toHaveLength(1);
+    expect(w.model.requests).toHaveLength(2);
+    expectPaired(w.model.requests[1]!.messages);
+  });
+
+  it('after a 401 on one of several tools, reruns only that one after reconnecting', async () => {
+    // Prepare
+    const w = world();
+    let refusals = 1;
+    w.accounts.onTool('asana_task_get', () =>
+      refusals-- > 0 ? { kind: 'not_authorized', message: 'token refresh failed' } : { kind: 'succeeded', data: 'task', executionId: 'e2' },
+    );
+    w.model.queue(
+      callsTools([
+        ['toolu_1', 'asana_tasks_list', {}],
+        ['toolu_2', 'asana_task_get', { task_gid: '9' }],
+      ]),
+    );
+
+    // Act
+    const paused = await start(w);
+    w.model.queue(says('Both done.'));
+    const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+    // Assess
+    expect(paused.status).toBe('needs_authorization');
+    expect(paused.toolCalls.map((call) => [call.toolUseId, call.outcome])).toEqual([['toolu_1', 'succeeded']]);
+    expect(resumed.toolCalls.map((call) => [call.toolUseId, call.outcome])).toEqual([['toolu_2', 'succeeded']]);
+    expect(w.accounts.executions.map((execution) => execution.toolName)).toEqual(['asana_tasks_list', 'asana_task_get']);
+    expect(toolResultIds(w.model.requests[1]!.messages.at(-1)!)).toEqual(['toolu_1', 'toolu_2']);
+  });
+
+  it('refuses a new message while a tool exchange is paused for authorization, so no tool_use is left unanswered', async () => {
+    // Prepare: paused for authorization with a tool_use still awaiting its result
+    const w = world();
+    w.model.queue(() => {
+      w.accounts.setStatus(ALICE, 'EXPIRED');
+      return callsTools([['toolu_1', 'asana_tasks_list', {}]]);
+    });
+    const paused = await start(w);
+    w.accounts.setStatus(ALICE, 'ACTIVE');
+
+    // Act
+    const refused = await domainError(() => postMessage(w.deps, ALICE, paused.conversationId, { message: 'Never mind, what day is it?' }));
+    w.model.queue(says('Here is the list.'), says('It is Wednesday.'));
+    const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+    const next = await postMessage(w.deps, ALICE, paused.conversationId, { message: 'Never mind, what day is it?' });
+
+    // Assess
+    expect(paused.status).toBe('needs_authorization');
+    expect(refused.code).toBe('resume_required');
+    expect(refused.extra.conversationId).toBe(paused.conversationId);
+    expect(resumed).toMatchObject({ status: 'completed', reply: 'Here is the list.' });
+    expect(next).toMatchObject({ status: 'completed', reply: 'It is Wednesday.' });
+    expect(w.accounts.executionsOf('asana_tasks_list')).toHaveLength(1);
+    for (const request of w.model.requests) expectPaired(request.messages);
+    expectPaired((await getConversation(w.deps, ALICE, paused.conversationId)).messages);
+  });
+
+  it('accepts a new message while paused for authorization before any model call, and keeps both', async () => {
+    // Prepare
+    const w = chatWorld();
+    const paused = await startConversation(w.deps, ALICE, { message: 'First' });
+
+    // Act
+    const again = await postMessage(w.deps, ALICE, paused.conversationId, { message: 'Second' });
+    w.accounts.setStatus(ALICE, 'ACTIVE');
+    w.model.queue(says('Both read.'));
+    const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+    // Assess
+    expect(again.status).toBe('needs_authorization');
+    expect(again.authorizationUrl).toBe(w.accounts.links[1]?.url);
+    expect(resumed).toMatchObject({ status: 'completed', reply: 'Both read.' });
+    expect(w.model.requests[0]?.messages).toEqual([
+      { role: 'user', content: [textBlock('First')] },
+      { role: 'user', content: [textBlock('Second')] },
+    ]);
+  });
+});
+
+describe('conversations belong to their caller', () => {
+  const malformed = ['nope', 'c_', 'c_0000000000000000000000x', '../c_0000000001000000000001', 'C_0000000001000000000001'];
+
+  it.each([
+    ['postMessage', (w: ReturnType<typeof world>, id: string) => postMessage(w.deps, BOB, id, { message: 'hi' })],
+    ['resume', (w: ReturnType<typeof world>, id: string) => resumeConversation(w.deps, BOB, id, {})],
+    ['approval', (w: ReturnType<typeof world>, id: string) => decideApproval(w.deps, BOB, id, { toolUseId: 'toolu_1', decision: 'approve' })],
+    ['get', (w: ReturnType<typeof world>, id: string) => getConversation(w.deps, BOB, id)],
+    ['delete', (w: ReturnType<typeof world>, id: string) => deleteConversation(w.deps, BOB, id)],
+  ])("%s with another user's conversation id answers not_found and touches nothing", async (_name, act) => {
+    // Prepare
+    const w = world();
+    w.accounts.setStatus(BOB, 'ACTIVE');
+    w.model.fallback = says('Alice’s secret answer');
+    const alices = await start(w);
+    const before = await getConversation(w.deps, ALICE, alices.conversationId);
+    const modelCalls = w.model.requests.length;
+
+    // Act
+    const error = await domainError(() => act(w, alices.conversationId));
+
+    // Assess
+    expect(error.code).toBe('not_found');
+    expect(error.message).not.toContain('secret');
+    expect(w.model.requests).toHaveLength(modelCalls);
+    expect(await getConversation(w.deps, ALICE, alices.conversationId)).toEqual(before);
+    expect(w.conversations.leaseOf(ALICE, alices.conversationId)).toBeUndefined();
+  });
+
+  it.each(malformed)('answers not_found for the malformed id %j', async (id) => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const errors = await Promise.all([
+      domainError(() => postMessage(w.deps, ALICE, id, { message: 'hi' })),
+      domainError(() => resumeConversation(w.deps, ALICE, id, {})),
+      domainError(() => decideApproval(w.deps, ALICE, id, { toolUseId: 'toolu_1', decision: 'deny' })),
+      domainError(() => getConversation(w.deps, ALICE, id)),
+      domainError(() => deleteConversation(w.deps, ALICE, id)),
+    ]);
+
+    // Assess
+    expect(errors.map((error) => error.code)).toEqual(['not_found', 'not_found', 'not_found', 'not_found', 'not_found']);
+  });
+
+  it('answers not_found for a well-formed id that does not exist', async () => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const error = await domainError(() => resumeConversation(w.deps, ALICE, 'c_00000000010000000000ff', {}));
+
+    // Assess
+    expect(error.code).toBe('not_found');
+  });
+
+  it('lists only the caller’s conversations, newest first, and deletes them with their records', async () => {
+    // Prepare
+    const w = world();
+    w.accounts.setStatus(BOB, 'ACTIVE');
+    w.model.fallback = says('ok');
+    const first = await start(w, 'first');
+    w.clock.advance(1_000);
+    const second = await start(w, 'second');
+    await start(w, 'bob’s', BOB);
+
+    // Act
+    const listed = await listConversations(w.deps, ALICE, { limit: 10 });
+    await deleteConversation(w.deps, ALICE, first.conversationId);
+    const afterDelete = await listConversations(w.deps, ALICE, { limit: 10 });
+    const gone = await domainError(() => getConversation(w.deps, ALICE, first.conversationId));
+
+    // Assess
+    expect(listed.conversations.map((conversation) => [conversation.conversationId, conversation.title])).toEqual([
+      [second.conversationId, 'second'],
+      [first.conversationId, 'first'],
+    ]);
+    expect(afterDelete.conversations.map((conversation) => conversation.conversationId)).toEqual([second.conversationId]);
+    expect(gone.code).toBe('not_found');
+  });
+});
+
+describe('one request at a time', () => {
+  it('answers conversation_busy while another request holds the conversation, then lets the next one in', async () => {
+    // Prepare
+    const w = world();
+    const gate = deferred<ModelResponse>();
+    w.model.queue(() => gate.promise);
+    const first = start(w);
+    await settle();
+    const [header] = (await w.conversations.list(ALICE, 1, undefined)).items;
+    const id = header!.id;
+
+    // Act
+    const busy = await Promise.all([
+      domainError(() => postMessage(w.deps, ALICE, id, { message: 'again' })),
+      domainError(() => resumeConversation(w.deps, ALICE, id, {})),
+      domainError(() => decideApproval(w.deps, ALICE, id, { toolUseId: 'toolu_1', decision: 'approve' })),
+      domainError(() => deleteConversation(w.deps, ALICE, id)),
+    ]);
+    gate.resolve(says('First answer.'));
+    const firstOutcome = await first;
+    w.model.queue(says('Second answer.'));
+    const second = await postMessage(w.deps, ALICE, id, { message: 'again' });
+
+    // Assess
+    expect(busy.map((error) => error.code)).toEqual(['conversation_busy', 'conversation_busy', 'conversation_busy', 'conversation_busy']);
+    expect(busy.every((error) => error.extra.conversationId === id)).toBe(true);
+    expect(firstOutcome).toMatchObject({ status: 'completed', reply: 'First answer.' });
+    expect(second).toMatchObject({ status: 'completed', reply: 'Second answer.' });
+    expect(w.model.requests).toHaveLength(2);
+    expect(w.model.requests[1]?.messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user']);
+  });
+});
+
+describe('getConversation', () => {
+  it('shows every message exactly as exchanged with Claude, and every tool call of the conversation', async () => {
+    // Prepare
+    const w = world();
+    w.model.queue(callsTools([['toolu_1', 'asana_tasks_list', { a: 1 }]]), says('One.'), callsTools([['toolu_2', 'asana_task_get', {}]]), says('Two.'));
+    const first = await start(w, '  List   my\n tasks  ');
+    await postMessage(w.deps, ALICE, first.conversationId, { message: 'And the first one?' });
+
+    // Act
+    const view = await getConversation(w.deps, ALICE, first.conversationId);
+
+    // Assess
+    expect(view.title).toBe('List my tasks');
+    expect(view.status).toBe('completed');
+    expect(view.messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+    expect(view.messages[0]?.content).toEqual([textBlock('  List   my\n tasks  ')]);
+    expect(toolUseIds(view.messages[1]!)).toEqual(['toolu_1']);
+    expect(view.toolCalls.map((call) => [call.toolUseId, call.outcome])).toEqual([
+      ['toolu_1', 'succeeded'],
+      ['toolu_2', 'succeeded'],
+    ]);
+    expectPaired(view.messages);
+    expect(w.model.requests[3]?.messages).toEqual(view.messages.slice(0, 7));
+  });
+});
