@@ -1,0 +1,53 @@
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { loadSettings, type Settings } from '../settings';
+import { ApiStack } from './api-stack';
+import { StatefulStack } from './stateful-stack';
+
+export interface BuildAppOptions {
+  /** The app to build into (tests pass one that skips bundling). @default a new App */
+  readonly app?: App;
+  /** The environment settings and the target account/region are read from. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface OnbehalfApp {
+  readonly app: App;
+  readonly settings: Settings;
+  readonly stateful: StatefulStack;
+  readonly api: ApiStack;
+}
+
+/** Runs the cdk-nag AWS Solutions checks on every stack of the app at synthesis. */
+export function applyNag(app: App): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+}
+
+/**
+ * The whole deployment: settings (context → environment → default), the stateful stack
+ * (`<prefix>-Stateful`), the api stack (`<prefix>-Api`) that receives its resources as typed
+ * props, and cdk-nag. `infra/app.ts` calls this; the infra tests call it too, so they check
+ * exactly what `cdk deploy` deploys.
+ */
+export function buildApp(options: BuildAppOptions = {}): OnbehalfApp {
+  const app = options.app ?? new App();
+  const env = options.env ?? process.env;
+  const settings = loadSettings({ context: (key) => app.node.tryGetContext(key), env });
+  // Both undefined offline: the stacks are then environment-agnostic and synthesize without credentials.
+  const target = { account: env.CDK_DEFAULT_ACCOUNT, region: env.CDK_DEFAULT_REGION };
+
+  const stateful = new StatefulStack(app, `${settings.stackPrefix}-Stateful`, {
+    env: target,
+    settings,
+    description: 'onbehalf: table, Cognito user pool and secrets (retained on delete)',
+  });
+  const api = new ApiStack(app, `${settings.stackPrefix}-Api`, {
+    env: target,
+    settings,
+    stateful: stateful.resources,
+    description: 'onbehalf: functions, REST API, schedule and alarms',
+  });
+  Tags.of(app).add('project', 'onbehalf');
+  applyNag(app);
+  return { app, settings, stateful, api };
+}
