@@ -78,7 +78,7 @@ describe('the tool loop as the caller', () => {
   });
 
   it('runs the tool_use blocks of one message in parallel and answers them in one message', async () => {
-    const token = await connected('tess');
+    const token = await connected('tyler');
     const tag = marker('parallel');
     const uses = ['asana_me_get', 'asana_workspaces_list', 'asana_projects_list', 'asana_tasks_list'].map((name, i) => ({
       id: `toolu_parallel${i}${Date.now()}`,
@@ -95,7 +95,7 @@ describe('the tool loop as the caller', () => {
       await toolLatency(0);
     }
     expect(run.body.status).toBe('completed');
-    const mine = (await executions(since)).filter((execution) => execution.identifier === subs.tess);
+    const mine = (await executions(since)).filter((execution) => execution.identifier === subs.tyler);
     expect(mine).toHaveLength(4);
     const lastStart = Math.max(...mine.map((execution) => Date.parse(execution.startedAt)));
     const firstFinish = Math.min(...mine.map((execution) => Date.parse(execution.finishedAt)));
@@ -106,7 +106,7 @@ describe('the tool loop as the caller', () => {
   });
 
   it('refuses a tool outside the allowlist without running it', async () => {
-    const token = await connected('tess');
+    const token = await connected('tyler');
     const tag = marker('delete');
     await script(tag, [toolTurn({ name: 'asana_task_delete', input: { task_gid: world.tasks[0]!.gid } }), textTurn('Not allowed.')]);
     const since = await cursor(executions);
@@ -138,7 +138,7 @@ describe('conversations belong to their caller', () => {
   });
 
   it('answers a second concurrent request on one conversation with 409', async () => {
-    const token = await connected('tina');
+    const token = await connected('tanya');
     const first = await api('POST', '/conversations', { token, body: { message: 'List my open tasks' } });
     const id = first.body.conversationId;
     await modelLatency(1500);
@@ -162,7 +162,7 @@ describe('conversations belong to their caller', () => {
   });
 
   it('lists, shows and deletes conversations', async () => {
-    const token = await connected('tara');
+    const token = await connected('tobias');
     const a = await api('POST', '/conversations', { token, body: { message: 'List my open tasks' } });
     const b = await api('POST', '/conversations', { token, body: { message: `What's in the ${world.projects[0]!.name} project?` } });
     const page = await api('GET', '/conversations?limit=1', { token });
@@ -193,15 +193,15 @@ describe('conversations belong to their caller', () => {
 
 describe('connections that need the user', () => {
   it('answers needs_authorization with a link for the caller, keeps the message, and resume completes after reconnecting', async () => {
-    const token = await connected('toby');
-    await setAccountStatus(subs.toby!, 'EXPIRED');
+    const token = await connected('trent');
+    await setAccountStatus(subs.trent!, 'EXPIRED');
     const run = await api('POST', '/conversations', { token, body: { message: 'List my open tasks', verifyUrl: 'http://localhost:8765/done' } });
     expect(run.status).toBe(201);
     expect(run.body).toMatchObject({ status: 'needs_authorization', reply: null, authorizationUrl: expect.stringMatching(/^http/) });
     const stored = await api('GET', `/conversations/${run.body.conversationId}`, { token });
     expect(stored.body.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'List my open tasks' }] }]);
     expect(stored.body.usage.inputTokens).toBe(0);
-    const params = await consent(token, 'toby');
+    const params = await consent(token, 'trent');
     expect((await api('POST', '/connections/asana/verify', { token, body: params })).status).toBe(200);
     const resumed = await api('POST', `/conversations/${run.body.conversationId}/resume`, { token });
     expect(resumed.status).toBe(200);
@@ -215,7 +215,7 @@ describe('upstream failures', () => {
     [529, 503, 'upstream_unavailable', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }],
     [500, 502, 'upstream_failed', { type: 'error', error: { type: 'api_error', message: 'Internal server error' } }],
   ])('maps a Claude %i to %i with the conversation id, and resume then works', async (status, expected, code, body) => {
-    const token = await connected('tom');
+    const token = await connected('troy');
     const tag = marker(`model-${status}`);
     await script(tag, [{ status, body }]);
     const failed = await api('POST', '/conversations', { token, body: { message: `${tag} hello` } });
