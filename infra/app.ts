@@ -1,6 +1,6 @@
 /**
  * The CDK entry point (`cdk.json` "app"): `npm run synth`, `npm run deploy`. Deployment
- * settings come from context (`-c key=value`) or environment variables; see `docs/deploy.md`.
+ * settings come from context (`-c key=value`) or environment variables; see the README, "Deploy".
  */
 import { SettingsError } from './settings';
 import { buildApp } from './stacks/onbehalf-app';
