@@ -25,7 +25,7 @@ const requireAccessClaims = (payload: JwtPayload): void => {
 };
 
 /** Fetches a JWKS over plain `fetch`: aws-jwt-verify's own fetcher only speaks https. */
-class FetchJwksFetcher {
+export class FetchJwksFetcher {
   async fetch(uri: string): Promise<ArrayBuffer> {
     const response = await fetch(uri, { signal: AbortSignal.timeout(3000) });
     if (!response.ok) throw new Error(`JWKS fetch failed: ${response.status}`);

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
+import { FetchJwksFetcher } from '../../functions/http/identity';
 import { errorBody } from '../../functions/http/response';
 import { type FunctionName, matchRoute } from '../routes';
 import { listen, type LocalService, readBody } from './service';
@@ -23,15 +24,6 @@ export interface GatewayOptions {
 
 /** API Gateway refuses payloads over 10 MB before any function runs. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
-
-/** Fetches the JWKS over http (the local issuer); aws-jwt-verify's default fetcher is https only. */
-const fetcher = {
-  fetch: async (uri: string): Promise<ArrayBuffer> => {
-    const response = await fetch(uri, { signal: AbortSignal.timeout(3000) });
-    if (!response.ok) throw new Error(`JWKS ${response.status}`);
-    return response.arrayBuffer();
-  },
-};
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), ...headers });
@@ -80,7 +72,7 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
   // API Gateway with authorization scopes, any client of the pool passes; the function re-checks.
   const authorizer = JwtVerifier.create(
     { issuer: options.issuer, jwksUri: `${options.issuer}/.well-known/jwks.json`, audience: null },
-    { jwksCache: new SimpleJwksCache({ fetcher }) },
+    { jwksCache: new SimpleJwksCache({ fetcher: new FetchJwksFetcher() }) },
   );
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -210,7 +210,8 @@ function prune(entries: CacheEntries, now: number): void {
     .forEach((key) => delete entries[key]);
 }
 
-function canonicalJson(value: unknown): string {
+/** JSON with sorted keys and no `undefined`: equal values give equal text. */
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (isRecord(value)) {
     const keys = Object.keys(value)

@@ -14,6 +14,8 @@
  * - "Add a comment "<text>" to the task "<task>""
  */
 
+import { canonicalJson } from './cache';
+
 /** A tool as the request declares it (only what the planner reads). */
 export interface PlannerTool {
   name: string;
@@ -539,17 +541,6 @@ function normalise(name: string): string {
 
 function callKey(name: string, input: unknown): string {
   return `${name} ${canonicalJson(input)}`;
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isRecord(value)) {
-    const keys = Object.keys(value)
-      .filter((k) => value[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 function parseJson(text: string): unknown {
