@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_TOOL_ALLOWLIST, loadConfig } from '../../functions/config';
+import { parseWorld, WorldFileError } from '../../infra/local/world';
+import world from '../../infra/local/world.json';
+
+const minimal = {
+  TABLE_NAME: 'onbehalf',
+  COGNITO_USER_POOL_ID: 'us-east-1_abc',
+  COGNITO_CLIENT_ID: 'client',
+  SCALEKIT_ENVIRONMENT_URL: 'https://env.scalekit.test/',
+  SCALEKIT_CLIENT_ID: 'skc',
+  SCALEKIT_CLIENT_SECRET: 'secret',
+  ONBEHALF_DEFAULT_VERIFY_URL: 'http://127.0.0.1:8976/verify',
+};
+
+describe('loadConfig', () => {
+  it('fills every lifetime and budget with its default', () => {
+    // Act
+    const config = loadConfig(minimal);
+    // Assess
+    expect(config).toMatchObject({
+      SCALEKIT_ENVIRONMENT_URL: 'https://env.scalekit.test',
+      ONBEHALF_CONNECTIONS: ['asana'],
+      ONBEHALF_TOOL_POLICY: {},
+      ONBEHALF_STATE_TTL_SECONDS: 600,
+      ONBEHALF_TIME_BUDGET_MS: 25_000,
+      ONBEHALF_MODEL_CALL_BUDGET: 20,
+      ONBEHALF_MODEL_ID: 'claude-sonnet-4-6',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('allows every read and write tool of the catalog by default, and no delete', () => {
+    expect(DEFAULT_TOOL_ALLOWLIST).toContain('asana_task_create');
+    expect(DEFAULT_TOOL_ALLOWLIST).toContain('asana_project_tasks_list');
+    expect(DEFAULT_TOOL_ALLOWLIST).not.toContain('asana_task_delete');
+    expect(DEFAULT_TOOL_ALLOWLIST).toHaveLength(20);
+  });
+
+  it.each([
+    ['TABLE_NAME', { TABLE_NAME: undefined }],
+    ['ONBEHALF_TIME_BUDGET_MS', { ONBEHALF_TIME_BUDGET_MS: 'soon' }],
+    ['ONBEHALF_TOOL_POLICY', { ONBEHALF_TOOL_POLICY: '{"asana_task_create":"maybe"}' }],
+    ['ONBEHALF_TOOL_POLICY', { ONBEHALF_TOOL_POLICY: 'not json' }],
+    ['SCALEKIT_ENVIRONMENT_URL', { SCALEKIT_ENVIRONMENT_URL: 'ftp://nope' }],
+    ['SCALEKIT_SECRET_ARN', { SCALEKIT_CLIENT_SECRET: undefined }],
+  ])('names %s when it is missing or malformed', (name, override) => {
+    expect(() => loadConfig({ ...minimal, ...override })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...minimal, ...override })).toThrow(name);
+  });
+
+  it('parses lists and a tool policy', () => {
+    const config = loadConfig({
+      ...minimal,
+      ONBEHALF_CONNECTIONS: 'asana, github',
+      ONBEHALF_TOOL_POLICY: '{"asana_task_create":"confirm","asana_story_create":"deny"}',
+    });
+    expect(config.ONBEHALF_CONNECTIONS).toEqual(['asana', 'github']);
+    expect(config.ONBEHALF_TOOL_POLICY).toEqual({ asana_task_create: 'confirm', asana_story_create: 'deny' });
+  });
+});
+
+describe('parseWorld', () => {
+  it('accepts the default world', () => {
+    expect(parseWorld(world).people.map((person) => person.username)).toEqual(['alice', 'bob']);
+  });
+
+  it.each([
+    ['people.0.email', (w: typeof world) => ({ ...w, people: [{ ...w.people[0], email: 'not-an-email' }] })],
+    ['tasks.0.project', (w: typeof world) => ({ ...w, tasks: [{ ...w.tasks[0], project: '999' }] })],
+    ['projects.1.members.0', (w: typeof world) => ({ ...w, projects: [w.projects[0], { ...w.projects[1], members: ['777'] }] })],
+    ['workspace', (w: typeof world) => ({ ...w, workspace: undefined })],
+  ])('names the field %s of a world that does not match', (field, mutate) => {
+    expect(() => parseWorld(mutate(world), 'world.json')).toThrow(WorldFileError);
+    expect(() => parseWorld(mutate(world), 'world.json')).toThrow(`"${field}"`);
+  });
+});
