@@ -237,6 +237,8 @@ class Run {
   }
 
   private async needAuthorization(connection: string): Promise<void> {
+    // A user who never connected has no account yet, and a link needs one.
+    await this.deps.accounts.getOrCreate(this.sub, connection);
     const link = await createAuthorizationLink(this.deps.connections, this.sub, connection, this.verifyUrl);
     this.authorizationUrl = link.authorizationUrl;
     await this.update({ status: 'needs_authorization' });

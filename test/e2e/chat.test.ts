@@ -192,6 +192,22 @@ describe('conversations belong to their caller', () => {
 });
 
 describe('connections that need the user', () => {
+  it('answers needs_authorization with a link for someone who never connected, without calling the model', async () => {
+    const { accessToken } = await login('tobin');
+    const run = await api('POST', '/conversations', { token: accessToken, body: { message: 'List my open tasks' } });
+    expect(run.status).toBe(201);
+    expect(run.body).toEqual({
+      conversationId: expect.stringMatching(/^c_/),
+      status: 'needs_authorization',
+      reply: null,
+      toolCalls: [],
+      pendingApprovals: [],
+      authorizationUrl: expect.stringMatching(/^http/),
+    });
+    const stored = await api('GET', `/conversations/${run.body.conversationId}`, { token: accessToken });
+    expect(stored.body.usage).toEqual({ inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 });
+  });
+
   it('answers needs_authorization with a link for the caller, keeps the message, and resume completes after reconnecting', async () => {
     const token = await connected('trent');
     await setAccountStatus(subs.trent!, 'EXPIRED');
