@@ -48,9 +48,11 @@ describe('the tool loop as the caller', () => {
     for (const task of privateTasks) expect(forBob.body.reply).not.toContain(task);
   });
 
-  it("lets Asana refuse the outsider even when the model goes straight for the project's gid", async () => {
-    // Prepare
-    const bob = await connected(outsider.username);
+  it("lets Asana refuse an outsider even when the model goes straight for the project's gid", async () => {
+    // Prepare: a tester (no member of the private project) whom no other file uses, so every
+    // Asana call under their account in the window belongs to this conversation.
+    const bob = await connected('tyler');
+    const tyler = inject('world').people.find((person) => person.username === 'tyler')!;
     const tag = marker('okr-direct');
     await script(tag, [
       toolTurn(
@@ -72,9 +74,12 @@ describe('the tool loop as the caller', () => {
     expect(text).not.toContain(privateProject.name);
     const results = stored.body.messages[2].content;
     expect(results.every((block: { type: string; is_error?: boolean }) => block.type === 'tool_result' && block.is_error === true)).toBe(true);
-    const calls = (await asanaRequests(since)).filter((request) => request.path.includes(privateProject.gid));
-    expect(calls.length).toBe(2);
-    expect(new Set(calls.map((call) => call.asanaUserGid))).toEqual(new Set([outsider.asanaGid]));
+    const calls = (await asanaRequests(since)).filter((request) => request.asanaUserGid === tyler.asanaGid);
+    expect(calls).toHaveLength(2);
+    for (const call of calls) {
+      expect(call.path).toContain(privateProject.gid);
+      expect([403, 404]).toContain(call.status);
+    }
   });
 
   it('runs the tool_use blocks of one message in parallel and answers them in one message', async () => {
