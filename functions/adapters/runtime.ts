@@ -3,7 +3,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { type Config, loadConfig } from '../config';
 import type { ConnectionsDeps } from '../core/connections';
-import { type AccessTokenVerifier, createAccessTokenVerifier } from '../http/identity';
 import { DynamoConnectionStore } from './connection-store';
 import { createDocumentClient } from './dynamodb';
 import { ScalekitConnectedAccounts } from './scalekit';
@@ -56,15 +55,6 @@ export const anthropicApiKey = once(async () => {
   if (!settings.ANTHROPIC_API_KEY) throw new Error('ANTHROPIC_SECRET_ARN or ANTHROPIC_API_KEY is required');
   return settings.ANTHROPIC_API_KEY;
 });
-
-export const verifier = once(
-  async (): Promise<AccessTokenVerifier> =>
-    createAccessTokenVerifier({
-      userPoolId: config().COGNITO_USER_POOL_ID,
-      clientId: config().COGNITO_CLIENT_ID,
-      issuer: config().COGNITO_ISSUER,
-    }),
-);
 
 export const documentClient = once(async () =>
   createDocumentClient({ region: config().AWS_REGION, endpoint: config().DYNAMODB_ENDPOINT }),

@@ -1,8 +1,18 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { logger, verifier } from '../adapters/runtime';
+import { config, logger, once } from '../adapters/runtime';
 import { DomainError } from '../core/errors';
-import { authenticate, type Caller } from './identity';
+import { type AccessTokenVerifier, authenticate, type Caller, createAccessTokenVerifier } from './identity';
 import { errorResponse } from './response';
+
+/** The access-token verifier, built once per container (the scheduled function never needs one). */
+const verifier = once(
+  async (): Promise<AccessTokenVerifier> =>
+    createAccessTokenVerifier({
+      userPoolId: config().COGNITO_USER_POOL_ID,
+      clientId: config().COGNITO_CLIENT_ID,
+      issuer: config().COGNITO_ISSUER,
+    }),
+);
 
 /** One route's work, once the caller is known. */
 export type RouteHandler = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;

@@ -167,6 +167,11 @@ describe('the bundles cdk deploy ships', () => {
       const otherFunctions = NAMES.filter((other) => other !== name);
 
       expect(projectFiles, `${name}: its own entry`).toContain(`functions/${name}/handler.ts`);
+      if (name === 'connection-status') {
+        // A scheduled function checks no token: the HTTP edge and its verifier stay out.
+        for (const pkg of ['aws-jwt-verify']) if (packages.has(pkg)) violations.push(`${name}: ${pkg} (only HTTP functions verify tokens)`);
+        for (const file of projectFiles) if (file.startsWith('functions/http/')) violations.push(`${name}: ${file} (only HTTP functions use it)`);
+      }
       for (const file of projectFiles) {
         const ownCode = file.startsWith('functions/') && !otherFunctions.some((other) => file.startsWith(`functions/${other}/`));
         // infra/routes.ts: the route table the HTTP layer shares with the gateway (no CDK in it).
