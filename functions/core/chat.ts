@@ -269,7 +269,8 @@ class Run {
   }
 
   private async callModel(): Promise<void> {
-    const history = await this.history();
+    // The window grows by this run's messages: fit it again before every call.
+    const history = fitWindow(await this.history(), this.deps.settings.historyTokenBudget);
     const response = await this.deps.model.complete({
       system: this.deps.settings.systemPrompt,
       tools: this.tools ?? [],
