@@ -1,0 +1,27 @@
+import type { Terminal } from './terminal';
+
+/**
+ * What the CLI prints, in its two modes. Human: results and progress on stdout, notes on
+ * stderr. `--json`: each API answer as one JSON line on stdout and nothing else there; what
+ * would be said to a person goes to stderr.
+ */
+export interface Output {
+  readonly json: boolean;
+  /** An API answer: one JSON line with `--json`, nothing otherwise. */
+  result(raw: unknown): void;
+  /** A line for the person (stdout; stderr with `--json`). */
+  say(line: string): void;
+  /** A side note (always stderr). */
+  note(line: string): void;
+}
+
+export function output(terminal: Terminal, json: boolean): Output {
+  return {
+    json,
+    result: (raw) => {
+      if (json) terminal.out(JSON.stringify(raw));
+    },
+    say: (line) => (json ? terminal.err(line) : terminal.out(line)),
+    note: (line) => terminal.err(line),
+  };
+}
