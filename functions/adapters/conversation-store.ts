@@ -254,24 +254,24 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async startTool(sub: string, id: string, record: ToolRecord): Promise<boolean> {
+    const update = updateOf({
+      toolUseId: record.toolUseId,
+      name: record.name,
+      input: JSON.stringify(record.input),
+      inputHash: record.inputHash,
+      actor: record.actor,
+      connection: record.connection,
+      startedAt: record.startedAt,
+    });
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(sub, keys.tool(id, record.toolUseId)),
-          UpdateExpression:
-            'SET toolUseId = :toolUseId, #name = :name, #input = :input, inputHash = :hash, actor = :actor, #connection = :connection, startedAt = :startedAt',
+          UpdateExpression: update.expression,
           ConditionExpression: 'attribute_not_exists(startedAt)',
-          ExpressionAttributeNames: { '#name': 'name', '#input': 'input', '#connection': 'connection' },
-          ExpressionAttributeValues: {
-            ':toolUseId': record.toolUseId,
-            ':name': record.name,
-            ':input': JSON.stringify(record.input),
-            ':hash': record.inputHash,
-            ':actor': record.actor,
-            ':connection': record.connection,
-            ':startedAt': record.startedAt,
-          },
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: update.values,
         }),
       );
       return true;
@@ -295,36 +295,15 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void> {
-    const values: Item = {
-      ':toolUseId': toolUseId,
-      ':name': finish.name,
-      ':input': JSON.stringify(finish.input),
-      ':hash': finish.inputHash,
-      ':actor': finish.actor,
-      ':connection': finish.connection,
-      ':outcome': finish.outcome,
-      ':result': finish.result,
-      ':isError': finish.isError,
-      ':finishedAt': finish.finishedAt,
-    };
-    let expression =
-      'SET toolUseId = :toolUseId, #name = :name, #input = :input, inputHash = :hash, actor = :actor, #connection = :connection, outcome = :outcome, #result = :result, isError = :isError, finishedAt = :finishedAt';
-    if (finish.executionId !== undefined) {
-      expression += ', executionId = :executionId';
-      values[':executionId'] = finish.executionId;
-    }
-    if (finish.durationMs !== undefined) {
-      expression += ', durationMs = :durationMs';
-      values[':durationMs'] = finish.durationMs;
-    }
+    const update = updateOf({ ...finish, toolUseId, input: JSON.stringify(finish.input) });
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: this.key(sub, keys.tool(id, toolUseId)),
-        UpdateExpression: expression,
+        UpdateExpression: update.expression,
         ConditionExpression: 'attribute_not_exists(outcome)',
-        ExpressionAttributeNames: { '#name': 'name', '#input': 'input', '#connection': 'connection', '#result': 'result' },
-        ExpressionAttributeValues: values,
+        ExpressionAttributeNames: update.names,
+        ExpressionAttributeValues: update.values,
       }),
     );
   }
@@ -395,7 +374,8 @@ function decodeToken(token: string): string {
   return sk;
 }
 
-function updateOf(changes: HeaderChanges): { expression: string; names: Record<string, string>; values: Item } {
+/** `SET #a = :a, …` for every defined field: header changes and tool records alike. */
+function updateOf(changes: HeaderChanges | Item): { expression: string; names: Record<string, string>; values: Item } {
   const names: Record<string, string> = {};
   const values: Item = {};
   const sets: string[] = [];
