@@ -255,7 +255,11 @@ class Run {
         continue;
       }
       if (last.role === 'assistant' && last.stopReason !== 'pause_turn') {
-        await this.update({ status: 'completed', truncated: STOP_TRUNCATES.has(last.stopReason ?? '') });
+        const truncated = STOP_TRUNCATES.has(last.stopReason ?? '');
+        // The answer's own append usually recorded this already; write only what is missing.
+        if (this.header.status !== 'completed' || (this.header.truncated ?? false) !== truncated) {
+          await this.update({ status: 'completed', truncated });
+        }
         return;
       }
       if (!(await this.prepareTools())) return;
