@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -91,6 +92,27 @@ export class DynamoConnectionStore implements ConnectionStore {
 
   async deleteEntry(sub: string, connection: string): Promise<void> {
     await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: keys.user(sub), sk: keys.connection(connection) } }));
+  }
+
+  async statusesOf(subs: readonly string[], connection: string): Promise<Map<string, ConnectionStatus>> {
+    const statuses = new Map<string, ConnectionStatus>();
+    for (let i = 0; i < subs.length; i += 100) {
+      let keysLeft: Record<string, unknown>[] | undefined = subs
+        .slice(i, i + 100)
+        .map((sub) => ({ pk: keys.user(sub), sk: keys.connection(connection) }));
+      while (keysLeft && keysLeft.length > 0) {
+        const response = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: keysLeft, ProjectionExpression: 'pk, #status', ExpressionAttributeNames: { '#status': 'status' } } },
+          }),
+        );
+        for (const item of response.Responses?.[this.tableName] ?? []) {
+          statuses.set(String(item.pk).slice('USER#'.length), item.status as ConnectionStatus);
+        }
+        keysLeft = response.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return statuses;
   }
 
   async putState(sub: string, state: LinkState): Promise<void> {

@@ -271,8 +271,8 @@ export interface StatusCheckSummary {
 
 /**
  * The scheduled `connection-status` check. Primary course: page through every account of every
- * configured connection at Scalekit and record each status in its owner's registry entry;
- * entries change only when the status did, so repeated or concurrent runs agree.
+ * configured connection at Scalekit, read the page's registry entries in one batch, and record
+ * each status that moved with a conditional write, so repeated or concurrent runs agree.
  */
 export async function checkConnectionStatuses(
   deps: Pick<ConnectionsDeps, 'accounts' | 'store' | 'clock' | 'settings'>,
@@ -288,8 +288,15 @@ export async function checkConnectionStatuses(
     do {
       const page = await deps.accounts.list(connection, pageToken);
       const checkedAt = iso(deps.clock.now());
-      for (let i = 0; i < page.accounts.length; i += concurrency) {
-        const batch = page.accounts.slice(i, i + concurrency);
+      // One batched read per page, then a (conditional) write only where the status moved:
+      // a quiet run costs reads, not a refused write per account.
+      const recorded = await deps.store.statusesOf(
+        page.accounts.map((account) => account.identifier),
+        connection,
+      );
+      const moved = page.accounts.filter((account) => recorded.get(account.identifier) !== account.status);
+      for (let i = 0; i < moved.length; i += concurrency) {
+        const batch = moved.slice(i, i + concurrency);
         const results = await Promise.all(
           batch.map((account) =>
             deps.store.recordStatus(account.identifier, connection, {

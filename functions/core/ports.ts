@@ -110,6 +110,8 @@ export interface ConnectionStore {
     seen: { status: ConnectionStatus; connectedAccountId?: string; checkedAt: string; touch?: boolean },
   ): Promise<boolean>;
   deleteEntry(sub: string, connection: string): Promise<void>;
+  /** The recorded status of many users' entries for one connection (absent: no entry). */
+  statusesOf(subs: readonly string[], connection: string): Promise<Map<string, ConnectionStatus>>;
 
   putState(sub: string, state: LinkState): Promise<void>;
   /** Claims an issued, unexpired state for `authRequestId` (conditional write). */

@@ -55,8 +55,8 @@ export const functionSpecs: Readonly<Record<DeployedFunctionName, FunctionSpec>>
     description: 'Scheduled: refreshes the connection registry from Scalekit',
     memorySize: 512,
     timeout: Duration.minutes(5),
-    // Records each account's status on its registry entry (one conditional update each).
-    tableActions: ['UpdateItem'],
+    // Reads a page of registry entries at once, then records each status that moved.
+    tableActions: ['BatchGetItem', 'UpdateItem'],
     secrets: ['SCALEKIT_SECRET_ARN'],
   },
 };

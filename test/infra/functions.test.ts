@@ -136,7 +136,7 @@ describe('IAM: exactly what each function uses', () => {
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ],
-    'connection-status': ['dynamodb:UpdateItem'],
+    'connection-status': ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
   };
 
   it.each(names)('%s: its table actions on the table’s ARN only', (name) => {

@@ -487,6 +487,7 @@ describe('checkConnectionStatuses', () => {
     await checkConnectionStatuses(w.deps);
     const before = await Promise.all(['u1', 'u2', 'u3', 'u4', 'u5'].map((sub) => w.store.getEntry(sub, 'asana')));
     const writesBefore = w.store.entryWrites;
+    const attemptsBefore = w.store.statusWriteAttempts;
     w.clock.advance(3_600_000);
 
     // Act
@@ -499,6 +500,8 @@ describe('checkConnectionStatuses', () => {
     expect(again).toMatchObject({ checked: 5, changed: 0 });
     expect(after).toEqual(before);
     expect(w.store.entryWrites - writesBefore).toBe(1);
+    // Unchanged accounts are not even attempted: only u1's move is written.
+    expect(w.store.statusWriteAttempts - attemptsBefore).toBe(1);
     expect(third).toMatchObject({ checked: 5, changed: 1, byStatus: { ACTIVE: 1, EXPIRED: 2 } });
     expect(await w.store.getEntry('u1', 'asana')).toMatchObject({ status: 'EXPIRED', changedAt: new Date(w.clock.now()).toISOString() });
   });

@@ -350,11 +350,24 @@ export class FakeConnectionStore implements ConnectionStore {
     this.entriesOf(sub).set(entry.connection, copy(entry));
   }
 
+  /** Every attempted status write, refused or not (a refused conditional write costs like one). */
+  statusWriteAttempts = 0;
+
+  async statusesOf(subs: readonly string[], connection: string): Promise<Map<string, ConnectionStatus>> {
+    const statuses = new Map<string, ConnectionStatus>();
+    for (const sub of subs) {
+      const entry = this.entriesOf(sub).get(connection);
+      if (entry) statuses.set(sub, entry.status);
+    }
+    return statuses;
+  }
+
   async recordStatus(
     sub: string,
     connection: string,
     seen: { status: ConnectionStatus; connectedAccountId?: string; checkedAt: string; touch?: boolean },
   ): Promise<boolean> {
+    this.statusWriteAttempts++;
     const entries = this.entriesOf(sub);
     const existing = entries.get(connection);
     const accountId = seen.connectedAccountId ? { connectedAccountId: seen.connectedAccountId } : {};
