@@ -48,11 +48,9 @@ describe('the tool loop as the caller', () => {
     for (const task of privateTasks) expect(forBob.body.reply).not.toContain(task);
   });
 
-  it("lets Asana refuse an outsider even when the model goes straight for the project's gid", async () => {
-    // Prepare: a tester (no member of the private project) whom no other file uses, so every
-    // Asana call under their account in the window belongs to this conversation.
-    const bob = await connected('tyler');
-    const tyler = inject('world').people.find((person) => person.username === 'tyler')!;
+  it("lets Asana refuse the outsider even when the model goes straight for the project's gid", async () => {
+    // Prepare
+    const bob = await connected(outsider.username);
     const tag = marker('okr-direct');
     await script(tag, [
       toolTurn(
@@ -74,10 +72,13 @@ describe('the tool loop as the caller', () => {
     expect(text).not.toContain(privateProject.name);
     const results = stored.body.messages[2].content;
     expect(results.every((block: { type: string; is_error?: boolean }) => block.type === 'tool_result' && block.is_error === true)).toBe(true);
-    const calls = (await asanaRequests(since)).filter((request) => request.asanaUserGid === tyler.asanaGid);
-    expect(calls).toHaveLength(2);
-    for (const call of calls) {
-      expect(call.path).toContain(privateProject.gid);
+    // Other files run concurrently: every call that touched the project in the window is
+    // one of this conversation's two, made with the outsider's own Asana account and refused.
+    const calls = (await asanaRequests(since)).filter((request) => request.path.includes(`/${privateProject.gid}`));
+    const outsiders = calls.filter((call) => call.asanaUserGid !== null && !privateProject.members.includes(call.asanaUserGid));
+    expect(outsiders).toHaveLength(2);
+    for (const call of outsiders) {
+      expect(call.asanaUserGid).toBe(outsider.asanaGid);
       expect([403, 404]).toContain(call.status);
     }
   });
