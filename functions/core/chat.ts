@@ -65,7 +65,8 @@ export interface ToolCallView {
   readonly name: string;
   readonly input: Record<string, unknown>;
   readonly outcome: ToolOutcome;
-  readonly durationMs: number | null;
+  /** Time spent executing the tool; 0 for a call that never ran (denied, refused, interrupted). */
+  readonly durationMs: number;
 }
 
 /** The outcome of a run (`API.md`, "Conversations"). */
@@ -425,7 +426,7 @@ class Run {
       executionId,
       durationMs,
     });
-    this.toolCalls.push({ toolUseId: use.id, name: use.name, input: use.input, outcome, durationMs: durationMs ?? null });
+    this.toolCalls.push({ toolUseId: use.id, name: use.name, input: use.input, outcome, durationMs: durationMs ?? 0 });
     // Report calls in the order Claude asked for them, not the order they finished.
     const order = (id: string) => this.toolOrder.get(id) ?? Number.MAX_SAFE_INTEGER;
     this.toolCalls.sort((a, b) => order(a.toolUseId) - order(b.toolUseId));
@@ -677,7 +678,7 @@ export async function getConversation(deps: Pick<ChatDeps, 'store'>, sub: string
       name: record.name,
       input: record.input,
       outcome: record.outcome!,
-      durationMs: record.durationMs ?? null,
+      durationMs: record.durationMs ?? 0,
     }));
   return {
     conversationId: id,

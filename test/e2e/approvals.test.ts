@@ -74,7 +74,7 @@ describe('tool policy: confirm', () => {
     const since = await cursor(executions);
     const paused = await call('POST', '/conversations', { message: `${tag} create it` });
     const done = await call('POST', `/conversations/${paused.body.conversationId}/approvals`, { toolUseId: use.id, decision: 'deny' });
-    expect(done.body).toMatchObject({ status: 'completed', toolCalls: [expect.objectContaining({ outcome: 'denied' })] });
+    expect(done.body).toMatchObject({ status: 'completed', toolCalls: [expect.objectContaining({ outcome: 'denied', durationMs: 0 })] });
     expect(await created(since)).toHaveLength(0);
     const stored = await call('GET', `/conversations/${paused.body.conversationId}`);
     expect(stored.body.messages[2].content[0]).toMatchObject({ type: 'tool_result', tool_use_id: use.id, is_error: true, content: expect.stringContaining('declined') });
