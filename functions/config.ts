@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './validation';
 import catalog from './core/asana-tools.json';
 
 /** Tools the product allows by default: every `read` and `write` tool of the catalog, never a `delete`. */
@@ -7,65 +8,74 @@ export const DEFAULT_TOOL_ALLOWLIST: readonly string[] = catalog
   .map((tool) => tool.name)
   .sort();
 
-const list = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+const list = z.pipe(
+  z.string(),
+  z.transform((value: string) => value.split(',').map((item) => item.trim()).filter(Boolean)),
+);
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 
-const toolPolicy = z
-  .string()
-  .transform((value, ctx) => {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string(), z.enum(['allow', 'confirm', 'deny'])));
+const toolPolicy = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((value: string, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        ctx.issues.push({ code: 'custom', message: 'must be JSON', input: value });
+        return z.NEVER;
+      }
+    }),
+  ),
+  z.record(z.string(), z.enum(['allow', 'confirm', 'deny'])),
+);
 
-const url = z.url({ protocol: /^https?$/ }).transform((value) => value.replace(/\/+$/, ''));
+const url = z.pipe(
+  z.url({ protocol: /^https?$/ }),
+  z.transform((value: string) => value.replace(/\/+$/, '')),
+);
+
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 /**
  * Every setting of the functions, read from the environment once at cold start. Secrets come
  * either as values (local stack) or as Secrets Manager ARNs (deployment); never both needed.
  */
 export const configSchema = z.object({
-  TABLE_NAME: z.string().min(1),
-  AWS_REGION: z.string().min(1).default('us-east-1'),
+  TABLE_NAME: nonEmpty(),
+  AWS_REGION: z._default(nonEmpty(), 'us-east-1'),
   /** Local only: DynamoDB Local's URL. */
-  DYNAMODB_ENDPOINT: url.optional(),
+  DYNAMODB_ENDPOINT: z.optional(url),
 
-  COGNITO_USER_POOL_ID: z.string().min(1),
-  COGNITO_CLIENT_ID: z.string().min(1),
+  COGNITO_USER_POOL_ID: nonEmpty(),
+  COGNITO_CLIENT_ID: nonEmpty(),
   /** Local only: the local issuer (`http://127.0.0.1:<port>/<poolId>`); in AWS it derives from the pool id. */
-  COGNITO_ISSUER: url.optional(),
+  COGNITO_ISSUER: z.optional(url),
 
   SCALEKIT_ENVIRONMENT_URL: url,
-  SCALEKIT_CLIENT_ID: z.string().min(1).optional(),
-  SCALEKIT_CLIENT_SECRET: z.string().min(1).optional(),
+  SCALEKIT_CLIENT_ID: z.optional(nonEmpty()),
+  SCALEKIT_CLIENT_SECRET: z.optional(nonEmpty()),
   /** Secrets Manager secret holding `{"clientId": …, "clientSecret": …}`. */
-  SCALEKIT_SECRET_ARN: z.string().min(1).optional(),
+  SCALEKIT_SECRET_ARN: z.optional(nonEmpty()),
 
-  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_API_KEY: z.optional(nonEmpty()),
   /** Secrets Manager secret holding the Anthropic API key as a plain string. */
-  ANTHROPIC_SECRET_ARN: z.string().min(1).optional(),
-  ANTHROPIC_BASE_URL: url.optional(),
-  ONBEHALF_MODEL_ID: z.string().min(1).default('claude-sonnet-4-6'),
+  ANTHROPIC_SECRET_ARN: z.optional(nonEmpty()),
+  ANTHROPIC_BASE_URL: z.optional(url),
+  ONBEHALF_MODEL_ID: z._default(nonEmpty(), 'claude-sonnet-4-6'),
   ONBEHALF_MAX_TOKENS: positiveInt(4096),
   /** Retries of a failed model call inside one request (the SDK's backoff counts against the time budget). */
-  ONBEHALF_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(1),
+  ONBEHALF_MODEL_MAX_RETRIES: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(5)), 1),
   /** Timeout of one model call. */
   ONBEHALF_MODEL_TIMEOUT_MS: positiveInt(20_000),
 
-  ONBEHALF_CONNECTIONS: list.default(['asana']),
-  ONBEHALF_TOOL_ALLOWLIST: list.default([...DEFAULT_TOOL_ALLOWLIST]),
-  ONBEHALF_TOOL_POLICY: toolPolicy.default({}),
+  ONBEHALF_CONNECTIONS: z._default(list, ['asana']),
+  ONBEHALF_TOOL_ALLOWLIST: z._default(list, [...DEFAULT_TOOL_ALLOWLIST]),
+  ONBEHALF_TOOL_POLICY: z._default(toolPolicy, {}),
   /** Where the browser lands after consent when a request names no `verifyUrl`. */
   ONBEHALF_DEFAULT_VERIFY_URL: url,
   /** The web console's origin: verify URLs under it are allowed (besides loopback). */
-  ONBEHALF_WEB_ORIGIN: url.optional(),
+  ONBEHALF_WEB_ORIGIN: z.optional(url),
 
   ONBEHALF_STATE_TTL_SECONDS: positiveInt(600),
   ONBEHALF_LEASE_SECONDS: positiveInt(60),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configSchema } from '../functions/config';
+import * as zm from 'zod/mini';
 
 /**
  * Deployment settings. Each one is read from CDK context (`cdk deploy -c modelId=…`), else from
@@ -27,9 +28,11 @@ const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-const origin = fn.ONBEHALF_WEB_ORIGIN.refine((value) => value === undefined || new URL(value).origin === value, {
-  message: 'must be an origin (scheme://host[:port]) with no path',
-});
+const origin = fn.ONBEHALF_WEB_ORIGIN.check(
+  zm.refine((value: string | undefined) => value === undefined || new URL(value).origin === value, {
+    message: 'must be an origin (scheme://host[:port]) with no path',
+  }),
+);
 
 /** Each setting: its context key (the property name), its environment variable and its schema (with the default). */
 const definitions = {
@@ -47,16 +50,18 @@ const definitions = {
   maxTokens: { env: 'ONBEHALF_MAX_TOKENS', schema: fn.ONBEHALF_MAX_TOKENS },
   modelMaxRetries: { env: 'ONBEHALF_MODEL_MAX_RETRIES', schema: fn.ONBEHALF_MODEL_MAX_RETRIES },
   modelTimeoutMs: { env: 'ONBEHALF_MODEL_TIMEOUT_MS', schema: fn.ONBEHALF_MODEL_TIMEOUT_MS },
-  scalekitEnvironmentUrl: { env: 'SCALEKIT_ENVIRONMENT_URL', schema: fn.SCALEKIT_ENVIRONMENT_URL.optional() },
-  defaultVerifyUrl: { env: 'ONBEHALF_DEFAULT_VERIFY_URL', schema: fn.ONBEHALF_DEFAULT_VERIFY_URL.default(DEFAULT_VERIFY_URL) },
+  scalekitEnvironmentUrl: { env: 'SCALEKIT_ENVIRONMENT_URL', schema: zm.optional(fn.SCALEKIT_ENVIRONMENT_URL) },
+  defaultVerifyUrl: { env: 'ONBEHALF_DEFAULT_VERIFY_URL', schema: zm._default(fn.ONBEHALF_DEFAULT_VERIFY_URL, DEFAULT_VERIFY_URL) },
   webOrigin: { env: 'ONBEHALF_WEB_ORIGIN', schema: origin },
   stateTtlSeconds: { env: 'ONBEHALF_STATE_TTL_SECONDS', schema: fn.ONBEHALF_STATE_TTL_SECONDS },
   leaseSeconds: { env: 'ONBEHALF_LEASE_SECONDS', schema: fn.ONBEHALF_LEASE_SECONDS },
   timeBudgetMs: {
     env: 'ONBEHALF_TIME_BUDGET_MS',
-    schema: fn.ONBEHALF_TIME_BUDGET_MS.refine((value) => value <= API_TIMEOUT_MS - RESPONSE_MARGIN_MS, {
-      message: `must be at most ${API_TIMEOUT_MS - RESPONSE_MARGIN_MS} (API Gateway gives up after ${API_TIMEOUT_MS} ms)`,
-    }),
+    schema: fn.ONBEHALF_TIME_BUDGET_MS.check(
+      zm.refine((value: number) => value <= API_TIMEOUT_MS - RESPONSE_MARGIN_MS, {
+        message: `must be at most ${API_TIMEOUT_MS - RESPONSE_MARGIN_MS} (API Gateway gives up after ${API_TIMEOUT_MS} ms)`,
+      }),
+    ),
   },
   modelCallBudget: { env: 'ONBEHALF_MODEL_CALL_BUDGET', schema: fn.ONBEHALF_MODEL_CALL_BUDGET },
   historyTokenBudget: { env: 'ONBEHALF_HISTORY_TOKEN_BUDGET', schema: fn.ONBEHALF_HISTORY_TOKEN_BUDGET },
@@ -149,7 +154,7 @@ export function loadSettings(source: SettingsSource): Settings {
     const fromEnv = asRawString(source.env[definition.env]);
     const origin = fromContext !== undefined ? 'context' : fromEnv !== undefined ? 'env' : 'default';
     origins[key] = origin;
-    const result = (definition.schema as z.ZodType).safeParse(fromContext ?? fromEnv);
+    const result = z.safeParse(definition.schema, fromContext ?? fromEnv);
     if (result.success) values[key] = result.data;
     else problems.push(`${describeSetting(key, origin)}: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
   }

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../validation';
 import { once } from '../adapters/runtime';
 import {
   type ChatDeps,
@@ -21,22 +22,22 @@ import { chatDeps } from './deps';
 /** `API.md`: a message over 16 KiB of UTF-8 is refused with 413. */
 const MAX_MESSAGE_BYTES = 16 * 1024;
 
-const verifyUrl = z.string().max(2048).optional();
-const message = z
-  .string()
-  .refine((text) => Buffer.byteLength(text, 'utf8') <= MAX_MESSAGE_BYTES, { message: 'too_large' })
-  .refine((text) => text.trim().length > 0, { message: 'must hold at least one non-whitespace character' });
+const verifyUrl = z.optional(z.string().check(z.maxLength(2048)));
+const message = z.string().check(
+  z.refine((text: string) => Buffer.byteLength(text, 'utf8') <= MAX_MESSAGE_BYTES, { message: 'too_large' }),
+  z.refine((text: string) => text.trim().length > 0, { message: 'must hold at least one non-whitespace character' }),
+);
 
 const messageBody = z.strictObject({ message, verifyUrl });
 const resumeBody = z.strictObject({ verifyUrl });
 const approvalBody = z.strictObject({
-  toolUseId: z.string().min(1).max(256),
+  toolUseId: z.string().check(z.minLength(1), z.maxLength(256)),
   decision: z.enum(['approve', 'deny']),
   verifyUrl,
 });
 const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  nextToken: z.string().min(1).max(512).optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
+  nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
 });
 
 /** A message over the size limit is a 413, not a 400: checked before the schema. */

@@ -1,11 +1,12 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../validation';
 import { connectionsDeps } from '../adapters/runtime';
 import { connect, disconnect, listConnections } from '../core/connections';
 import { httpHandler } from '../http/handler';
 import { parseBody, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
 
-const connectBody = z.strictObject({ verifyUrl: z.string().max(2048).optional() });
+const connectBody = z.strictObject({ verifyUrl: z.optional(z.string().check(z.maxLength(2048))) });
 
 /** The `connect` function: `GET /connections`, `POST` and `DELETE /connections/{connection}`. */
 export const handler = httpHandler({

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../validation';
 import { connectionsDeps } from '../adapters/runtime';
 import { assertKnownConnection, verify } from '../core/connections';
 import { httpHandler } from '../http/handler';
@@ -6,8 +7,8 @@ import { parseBody, pathParam } from '../http/request';
 import { json } from '../http/response';
 
 const verifyBody = z.strictObject({
-  authRequestId: z.string().min(1).max(1024),
-  state: z.string().min(1).max(1024),
+  authRequestId: z.string().check(z.minLength(1), z.maxLength(1024)),
+  state: z.string().check(z.minLength(1), z.maxLength(1024)),
 });
 
 /** The `verify` function: `POST /connections/{connection}/verify`. */
