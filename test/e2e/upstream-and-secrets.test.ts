@@ -86,6 +86,21 @@ describe('Scalekit outages', () => {
   });
 });
 
+describe('Scalekit outages, continued', () => {
+  it('refuses a disconnect with 503 while Scalekit is down and keeps the connection; the retry revokes it', async () => {
+    const { accessToken } = await login('tyra');
+    await own.proxy.down();
+    const failed = await call('DELETE', '/connections/asana', accessToken);
+    await own.proxy.up();
+    // Refused connections read as `unavailable`; a session the outage cut mid-stream as `failed`.
+    expect([502, 503, 504]).toContain(failed.status);
+    expect(failed.body.error.code).toMatch(/^upstream_(failed|unavailable|timeout)$/);
+    expect((await call('GET', '/connections', accessToken)).body.connections[0].status).toBe('ACTIVE');
+    expect((await call('DELETE', '/connections/asana', accessToken)).status).toBe(204);
+    expect((await call('GET', '/connections', accessToken)).body.connections[0].status).toBe('NOT_CONNECTED');
+  });
+});
+
 describe('secrets', () => {
   it('never puts an OAuth token or the client secret in a response, a log line or the table', async () => {
     // Prepare: a full journey — connect, verify, chat with tools, list, status check.
