@@ -52,7 +52,7 @@ Commands:
   logout                 forget the cached tokens
 
 Who and where:
-  --user, -u <name>      Cognito username (local stack default: alice; password from stack.json)
+  --user, -u <name>      Cognito username (local stack default: its first seeded user; password from stack.json)
   --stack <file>         local stack facts (default: .onbehalf/stack.json, written by \`npm start\`)
   --api <url>            a deployment's API URL instead of the local stack (env ONBEHALF_API_URL);
                          password from ONBEHALF_PASSWORD or prompted, username also from ONBEHALF_USERNAME

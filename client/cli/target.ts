@@ -5,9 +5,6 @@ import { type StackFile, stackFactsSchema } from './contract';
 import { CliError, ExitCode, UsageError } from './errors';
 import type { Terminal } from './terminal';
 
-/** The user the local stack's `--user` defaults to. */
-export const DEFAULT_LOCAL_USER = 'alice';
-
 /** Where the CLI talks to and whom it logs in as. */
 export interface Target {
   /** `local`: the one-machine stack from its `stack.json`; `deployment`: `--api`. */
@@ -49,7 +46,8 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, 
 function localTarget(flags: TargetFlags, root: string): Target {
   const file = flags.stack === undefined ? join(root, '.onbehalf', 'stack.json') : resolve(flags.stack);
   const facts = readStackFile(file, flags.stack === undefined);
-  const username = flags.user ?? DEFAULT_LOCAL_USER;
+  // Without --user: the stack's first seeded user (alice in the default world), whatever the world.
+  const username = flags.user ?? facts.users[0]?.username ?? '';
   const user = facts.users.find((candidate) => candidate.username === username);
   if (!user) {
     throw new UsageError(

@@ -7,7 +7,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionStatus, ConnectionStore, LinkState, RegistryEntry, StateClaim } from '../core/ports';
+import type { ConnectionStatus, ConnectionStore, LinkState, RegistryEntry, StateClaim, VerifiedResult } from '../core/ports';
 import { isConditionFailed, keys } from './dynamodb';
 
 /** A verify that crashed between claim and completion gives its claim up after this long. */
@@ -161,19 +161,20 @@ export class DynamoConnectionStore implements ConnectionStore {
     }
     const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
     if (Item?.stateStatus === 'used' && Item.authRequestId === authRequestId && Item.connection === connection) {
-      return { kind: 'already_verified' };
+      return { kind: 'already_verified', result: Item.result as VerifiedResult | undefined };
     }
     return { kind: 'refused' };
   }
 
-  async completeState(sub: string, state: string, authRequestId: string): Promise<void> {
+  async completeState(sub: string, state: string, authRequestId: string, result: VerifiedResult): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: keys.user(sub), sk: keys.state(state) },
-        UpdateExpression: 'SET stateStatus = :used',
+        UpdateExpression: 'SET stateStatus = :used, #result = :result',
         ConditionExpression: 'stateStatus = :claimed AND authRequestId = :request',
-        ExpressionAttributeValues: { ':used': 'used', ':claimed': 'claimed', ':request': authRequestId },
+        ExpressionAttributeNames: { '#result': 'result' },
+        ExpressionAttributeValues: { ':used': 'used', ':claimed': 'claimed', ':request': authRequestId, ':result': result },
       }),
     );
   }

@@ -108,19 +108,23 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage> {
-    const { Items, LastEvaluatedKey } = await this.db.send(
+    const { Items } = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': keys.user(sub), ':prefix': 'CONV#' },
         ScanIndexForward: false,
-        Limit: limit,
+        // One more than asked: a token only when a next page really exists.
+        Limit: limit + 1,
         ExclusiveStartKey: nextToken === undefined ? undefined : { pk: keys.user(sub), sk: decodeToken(nextToken) },
       }),
     );
+    const items = (Items ?? []).slice(0, limit);
+    const more = (Items ?? []).length > limit;
+    const last = items.at(-1);
     return {
-      items: (Items ?? []).map(headerOf),
-      nextToken: LastEvaluatedKey ? Buffer.from(String(LastEvaluatedKey.sk)).toString('base64url') : null,
+      items: items.map(headerOf),
+      nextToken: more && last ? Buffer.from(String(last.sk)).toString('base64url') : null,
     };
   }
 

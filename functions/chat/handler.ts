@@ -7,6 +7,7 @@ import {
   decideApproval,
   deleteConversation,
   getConversation,
+  isConversationId,
   listConversations,
   postMessage,
   resumeConversation,
@@ -52,6 +53,13 @@ function parseMessageBody(event: Parameters<typeof parseBody>[0]) {
   }
 }
 
+/** A malformed id is simply not found, before the body is even read. */
+function conversationId(event: Parameters<typeof pathParam>[0]): string {
+  const id = pathParam(event, 'id');
+  if (!isConversationId(id)) throw new DomainError('not_found', 'No such conversation.');
+  return id;
+}
+
 /**
  * The `chat` function's routes. `options` exist for tests: other budgets, or a fault injected
  * at a named point of the run (never set in a deployment).
@@ -77,16 +85,19 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
       return noContent();
     },
     'POST /conversations/{id}/messages': async (event, caller) => {
+      const id = conversationId(event);
       const body = parseMessageBody(event);
-      return json(200, await postMessage(await deps(), caller.sub, pathParam(event, 'id'), body));
+      return json(200, await postMessage(await deps(), caller.sub, id, body));
     },
     'POST /conversations/{id}/resume': async (event, caller) => {
+      const id = conversationId(event);
       const body = parseBody(event, resumeBody);
-      return json(200, await resumeConversation(await deps(), caller.sub, pathParam(event, 'id'), body));
+      return json(200, await resumeConversation(await deps(), caller.sub, id, body));
     },
     'POST /conversations/{id}/approvals': async (event, caller) => {
+      const id = conversationId(event);
       const body = parseBody(event, approvalBody);
-      return json(200, await decideApproval(await deps(), caller.sub, pathParam(event, 'id'), body));
+      return json(200, await decideApproval(await deps(), caller.sub, id, body));
     },
   });
 }

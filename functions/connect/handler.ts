@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import '../validation';
 import { connectionsDeps } from '../adapters/runtime';
-import { connect, disconnect, listConnections } from '../core/connections';
+import { assertKnownConnection, connect, disconnect, listConnections } from '../core/connections';
 import { httpHandler } from '../http/handler';
 import { parseBody, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
@@ -17,6 +17,7 @@ export const handler = httpHandler({
   'POST /connections/{connection}': async (event, caller) => {
     const deps = await connectionsDeps();
     const connection = pathParam(event, 'connection');
+    assertKnownConnection(deps.settings, connection);
     const body = parseBody(event, connectBody);
     return json(200, await connect(deps, caller.sub, connection, body.verifyUrl));
   },

@@ -138,6 +138,29 @@ export function truncateResult(text: string, maxBytes: number): string {
   return cut + marker;
 }
 
+/**
+ * The history as Claude accepts it back: empty text blocks dropped, and an assistant message left
+ * with nothing dropped (consecutive turns of one role are merged by the API).
+ */
+function sendable(history: readonly StoredMessage[]): Message[] {
+  const messages: Message[] = [];
+  for (const { role, content } of history) {
+    const kept = content.filter((block) => !(block.type === 'text' && typeof block.text === 'string' && block.text.trim() === ''));
+    if (kept.length === 0 && role === 'assistant') continue;
+    messages.push({ role, content: kept.length === content.length ? content : kept });
+  }
+  // Continuing a paused turn ends on Claude's own message, which may not end in white space.
+  const last = messages.at(-1);
+  const lastBlock = last?.content.at(-1);
+  if (last?.role === 'assistant' && lastBlock?.type === 'text' && typeof lastBlock.text === 'string') {
+    const trimmed = lastBlock.text.trimEnd();
+    const content = trimmed === '' ? last.content.slice(0, -1) : [...last.content.slice(0, -1), { ...lastBlock, text: trimmed }];
+    if (content.length === 0) messages.pop();
+    else messages[messages.length - 1] = { role: 'assistant', content };
+  }
+  return messages;
+}
+
 function storedMessage(seq: number, message: Message, stopReason?: string): StoredMessage {
   return {
     seq,
@@ -159,6 +182,8 @@ class Run {
   private readonly startedAt: number;
   readonly toolCalls: ToolCallView[] = [];
   private readonly toolOrder = new Map<string, number>();
+  /** The newest assistant message this request stored (the reply when a run ends on tool results). */
+  private lastAssistant: StoredMessage | undefined;
   private authorizationUrl: string | null = null;
 
   constructor(
@@ -191,6 +216,7 @@ class Run {
     this.header = { ...this.header, ...full };
     this.window?.push(stored);
     this.last = stored;
+    if (stored.role === 'assistant') this.lastAssistant = stored;
     return stored;
   }
 
@@ -251,6 +277,11 @@ class Run {
       const last = await this.lastMessage();
       if (!last) throw new Error('conversation without messages');
       const uses = last.role === 'assistant' ? toolUsesOf(last) : [];
+      if (last.role === 'assistant' && uses.length > 0 && STOP_TRUNCATES.has(last.stopReason ?? '')) {
+        // Claude was cut off: its tool calls may be incomplete, so none of them runs.
+        await this.refuseTruncatedTools(uses);
+        return;
+      }
       if (last.role === 'assistant' && uses.length > 0) {
         if (!(await this.runTools(uses))) return;
         continue;
@@ -279,16 +310,44 @@ class Run {
     const response = await this.deps.model.complete({
       system: this.deps.settings.systemPrompt,
       tools: this.tools ?? [],
-      messages: history.map(({ role, content }) => ({ role, content })),
+      messages: sendable(history),
     });
     this.modelCalls++;
-    const content = response.content.length > 0 ? response.content : [{ type: 'text', text: '' } as ContentBlock];
+    // Stored exactly as received, even empty: only what is sent back is cleaned (see `sendable`).
+    const content = response.content;
     const usage = addUsage(this.header.usage, response.usage);
     const stop = response.stopReason;
     const hasTools = toolUsesOf({ role: 'assistant', content }).length > 0;
     const status: RunStatus = !hasTools && (STOP_COMPLETES.has(stop) || STOP_TRUNCATES.has(stop)) ? 'completed' : 'in_progress';
     await this.append({ role: 'assistant', content }, stop, { usage, status, truncated: status === 'completed' && STOP_TRUNCATES.has(stop) });
     this.deps.faults?.checkpoint('after_assistant_saved');
+  }
+
+  /** Answers every `tool_use` of a cut-off response as not run, and ends the run as truncated. */
+  private async refuseTruncatedTools(uses: ToolUseBlock[]): Promise<void> {
+    const records = new Map(
+      (await this.deps.store.toolRecords(this.sub, this.id, uses.map((use) => use.id))).map((record) => [record.toolUseId, record]),
+    );
+    for (const use of uses) this.toolOrder.set(use.id, this.toolOrder.size);
+    const results: ToolResultBlock[] = [];
+    for (const use of uses) {
+      const record = records.get(use.id);
+      if (record?.outcome !== undefined) {
+        results.push({ type: 'tool_result', tool_use_id: use.id, content: record.result ?? '', ...(record.isError ? { is_error: true } : {}) });
+        continue;
+      }
+      const base = {
+        name: use.name,
+        input: use.input,
+        inputHash: inputHash(use.input),
+        actor: this.sub,
+        connection: this.toolConnection.get(use.name) ?? this.deps.settings.connections[0] ?? '',
+      };
+      results.push(
+        await this.finish(use, base, 'failed', 'Not run: the response was cut off before this tool call was complete.', true),
+      );
+    }
+    await this.append({ role: 'user', content: results }, undefined, { status: 'completed', truncated: true, pendingApprovals: [] });
   }
 
   /**
@@ -439,7 +498,10 @@ class Run {
     return {
       conversationId: this.id,
       status,
-      reply: status === 'completed' && last?.role === 'assistant' ? replyOf(last) : null,
+      reply:
+        status === 'completed'
+          ? replyOf(last?.role === 'assistant' ? last : (this.lastAssistant ?? (await this.history()).findLast((m) => m.role === 'assistant')))
+          : null,
       toolCalls: this.toolCalls,
       pendingApprovals: status === 'awaiting_approval' ? this.header.pendingApprovals : [],
       authorizationUrl: status === 'needs_authorization' ? this.authorizationUrl : null,
@@ -499,9 +561,15 @@ class Run {
   }
 }
 
-/** Maps failures during a run to the contract, naming the conversation so the client can resume. */
-function withConversation(error: unknown, id: string): unknown {
-  return error instanceof DomainError ? error.with({ conversationId: id }) : error;
+/**
+ * Maps failures during a run to the contract, naming the conversation so the client can resume.
+ * An unexpected error becomes `internal_error` too (its cause kept for the log, never exposed).
+ */
+function withConversation(error: unknown, id: string): DomainError {
+  if (error instanceof DomainError) return error.with({ conversationId: id });
+  const wrapped = new DomainError('internal_error', 'The request failed because of an internal error.', [], { conversationId: id });
+  (wrapped as Error).cause = error;
+  return wrapped;
 }
 
 /**

@@ -215,13 +215,10 @@ export async function verify(
   const claim = await deps.store.claimState(sub, request.state, connection, request.authRequestId, deps.clock.now());
   if (claim.kind === 'refused') throw refused();
   if (claim.kind === 'already_verified') {
+    // The same answer as the first time, whatever happened to the connection since.
+    if (claim.result) return { connection, ...claim.result };
     const entry = await deps.store.getEntry(sub, connection);
-    return {
-      connection,
-      status: entry?.status ?? 'ACTIVE',
-      account: entry?.account ?? null,
-      checkedAt: entry?.checkedAt ?? null,
-    };
+    return { connection, status: entry?.status ?? 'ACTIVE', account: entry?.account ?? null, checkedAt: entry?.checkedAt ?? null };
   }
 
   let outcome: 'verified' | 'refused';
@@ -250,7 +247,7 @@ export async function verify(
     changedAt: previous?.status === status ? previous.changedAt : now,
   };
   await deps.store.putEntry(sub, entry);
-  await deps.store.completeState(sub, request.state, request.authRequestId);
+  await deps.store.completeState(sub, request.state, request.authRequestId, { status, account: account ?? null, checkedAt: now });
   return { connection, status, account: account ?? null, checkedAt: now };
 }
 

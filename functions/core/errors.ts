@@ -35,7 +35,9 @@ export class DomainError extends Error {
 
   /** The same error with more top-level fields (e.g. the conversation it happened in). */
   with(extra: Record<string, string>): DomainError {
-    return new DomainError(this.code, this.message, this.details, { ...this.extra, ...extra });
+    const copy = new DomainError(this.code, this.message, this.details, { ...this.extra, ...extra });
+    copy.cause = this.cause;
+    return copy;
   }
 }
 

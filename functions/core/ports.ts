@@ -87,11 +87,18 @@ export interface LinkState {
   readonly expiresAt: number;
 }
 
+/** What a successful verify answered, kept with its state so a repeat answers the same. */
+export interface VerifiedResult {
+  readonly status: ConnectionStatus;
+  readonly account: PinnedAccount | null;
+  readonly checkedAt: string;
+}
+
 /** The outcome of trying to claim a state for a verify. */
 export type StateClaim =
   | { readonly kind: 'claimed' }
   /** The same caller repeats a verify that already succeeded with this authRequestId. */
-  | { readonly kind: 'already_verified' }
+  | { readonly kind: 'already_verified'; readonly result?: VerifiedResult }
   | { readonly kind: 'refused' };
 
 /** The connection registry and pending link states, all under the caller's own key. */
@@ -117,7 +124,7 @@ export interface ConnectionStore {
   /** Claims an issued, unexpired state for `authRequestId` (conditional write). */
   claimState(sub: string, state: string, connection: string, authRequestId: string, now: number): Promise<StateClaim>;
   /** Marks a claimed state used: the verify succeeded. */
-  completeState(sub: string, state: string, authRequestId: string): Promise<void>;
+  completeState(sub: string, state: string, authRequestId: string, result: VerifiedResult): Promise<void>;
   /** Gives a claimed state back (the verify failed upstream or was refused), so it can be retried. */
   releaseState(sub: string, state: string, authRequestId: string): Promise<void>;
 }

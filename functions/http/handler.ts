@@ -30,8 +30,11 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       if (!route) throw new DomainError('not_found', 'No such route.');
       return await route(event, caller);
     } catch (error) {
-      if (!(error instanceof DomainError)) {
-        logger.error('request failed', { error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) });
+      const unexpected = !(error instanceof DomainError) ? error : error.code === 'internal_error' ? error.cause : undefined;
+      if (unexpected !== undefined || !(error instanceof DomainError)) {
+        logger.error('request failed', {
+          error: unexpected instanceof Error ? { name: unexpected.name, message: unexpected.message, stack: unexpected.stack } : String(unexpected),
+        });
       } else if (error.code.startsWith('upstream_')) {
         logger.warn('upstream failed', { code: error.code });
       }

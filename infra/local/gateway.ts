@@ -168,8 +168,8 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
     try {
       result = await handler(event, context);
     } catch {
-      // API Gateway answers a failed invocation with 502; the contract's shape comes from DEFAULT_5XX.
-      return sendError(res, 502, 'internal_error', 'The function failed.');
+      // A failed invocation: the deployed DEFAULT_5XX response gives it the contract's 500 shape.
+      return sendError(res, 500, 'internal_error', 'The request failed because of an internal error.');
     }
     const responseHeaders: Record<string, string> = {};
     for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);

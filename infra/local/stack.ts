@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { LOCAL_TABLE_NAME } from '../table';
 import { startAsana } from './asana/server';
 import { type LocalCognito, startCognito } from './cognito';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_REGION, startDynamoDb } from './dynamodb';
+import { freePort, LOCAL_AWS_CREDENTIALS, LOCAL_REGION, startDynamoDb } from './dynamodb';
 import { type ProxyHandler, startGateway } from './gateway';
 import { startModel } from './model/server';
 import { startScalekit } from './scalekit/server';
@@ -120,7 +120,8 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       ? { url: (env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com').replace(/\/+$/, '') }
       : track(await startModel({ stateFile: stateFile('model') }));
 
-    const port = options.port ?? 3000;
+    // A concrete port up front: the default verify URL names the gateway's own address.
+    const port = options.port === 0 ? await freePort() : (options.port ?? 3000);
     const apiUrl = `http://127.0.0.1:${port}`;
     const functionEnv: Record<string, string> = {
       TABLE_NAME: LOCAL_TABLE_NAME,

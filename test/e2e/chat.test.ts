@@ -141,6 +141,9 @@ describe('conversations belong to their caller', () => {
     }
     expect((await api('GET', `/conversations/${id}`, { token: alice })).status).toBe(200);
     expect((await api('GET', '/conversations/not-an-id', { token: alice })).status).toBe(404);
+    // A malformed id is not found even when the body is wrong as well.
+    const malformed = await api('POST', '/conversations/not-an-id/messages', { token: alice, body: { nope: 1 } });
+    expect(malformed.status).toBe(404);
   });
 
   it('answers a second concurrent request on one conversation with 409', async () => {
@@ -171,6 +174,9 @@ describe('conversations belong to their caller', () => {
     const token = await connected('tobias');
     const a = await api('POST', '/conversations', { token, body: { message: 'List my open tasks' } });
     const b = await api('POST', '/conversations', { token, body: { message: `What's in the ${world.projects[0]!.name} project?` } });
+    const whole = await api('GET', '/conversations?limit=2', { token });
+    expect(whole.body.conversations).toHaveLength(2);
+    expect(whole.body.nextToken).toBeNull();
     const page = await api('GET', '/conversations?limit=1', { token });
     expect(page.status).toBe(200);
     expect(page.body.conversations).toEqual([

@@ -93,6 +93,13 @@ describe('connect and verify', () => {
     const { accessToken } = await login('tina');
     const params = await consent(accessToken, 'tina');
     const first = await api('POST', '/connections/asana/verify', { token: accessToken, body: params });
+    // Whatever happens to the connection in between, the repeat answers as the first time.
+    await fetch(`${stack.scalekit.environmentUrl}/_control/connected-accounts/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ connection: 'asana', identifier: subs.tina, status: 'EXPIRED' }),
+    });
+    await api('GET', '/connections', { token: accessToken });
     const since = await lastSeq();
     const repeat = await api('POST', '/connections/asana/verify', { token: accessToken, body: params });
     expect(first.status).toBe(200);
@@ -179,6 +186,8 @@ describe('connect and verify', () => {
     expect(malformed.body.error.code).toBe('malformed_json');
     const notObject = await api('POST', '/connections/asana/verify', { token: accessToken, body: ['a'] });
     expect(notObject.status).toBe(400);
+    const badBodyUnknown = await api('POST', '/connections/github', { token: accessToken, body: { verifyUrl: 42 } });
+    expect(badBodyUnknown.status).toBe(404);
     for (const [method, path] of [
       ['POST', '/connections/github'],
       ['DELETE', '/connections/github'],

@@ -115,6 +115,30 @@ describe('budgets and stop reasons', () => {
     expect(run.body).toMatchObject({ status: 'completed', reply: 'Partial answ', truncated: true });
   });
 
+  it('runs none of the tool calls of a cut-off response and ends it as truncated', async () => {
+    const tag = marker('cut-tools');
+    await script(tag, [{ ...toolTurn({ name: 'asana_task_create', input: { name: 'Half a na' } }), stop_reason: 'max_tokens' }]);
+    const since = await cursor(executions);
+    const run = await on(clean)('POST', '/conversations', { message: `${tag} create` });
+    expect(run.body).toMatchObject({ status: 'completed', truncated: true, toolCalls: [expect.objectContaining({ outcome: 'failed' })] });
+    expect((await executions(since)).filter((execution) => execution.identifier === subs[USER])).toEqual([]);
+    // The history stays acceptable to Claude: the next message completes.
+    const next = await on(clean)('POST', `/conversations/${run.body.conversationId}/messages`, { message: 'List my open tasks' });
+    expect(next.body.status).toBe('completed');
+  });
+
+  it('stores an empty answer as received and the conversation goes on', async () => {
+    const tag = marker('empty');
+    await script(tag, [{ role: 'assistant', type: 'message', content: [], stop_reason: 'end_turn' }]);
+    const run = await on(clean)('POST', '/conversations', { message: `${tag} say nothing` });
+    expect(run.body).toMatchObject({ status: 'completed', reply: '' });
+    const stored = await on(clean)('GET', `/conversations/${run.body.conversationId}`);
+    expect(stored.body.messages.at(-1)).toEqual({ role: 'assistant', content: [] });
+    const next = await on(clean)('POST', `/conversations/${run.body.conversationId}/messages`, { message: 'List my open tasks' });
+    expect(next.status).toBe(200);
+    expect(next.body.status).toBe('completed');
+  });
+
   it('continues a pause_turn and answers a resume of a completed run without calling the model', async () => {
     const tag = marker('pause');
     await script(tag, [textTurn('Working on it', 'pause_turn'), textTurn('All done.')]);

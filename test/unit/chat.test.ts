@@ -309,18 +309,24 @@ describe('stop reasons', () => {
     expect(w.model.requests[1]?.messages.at(-1)).toEqual({ role: 'assistant', content: [textBlock('Working on it…')] });
   });
 
-  it('stores an empty answer as an empty text block, never as an empty message', async () => {
+  it('stores an empty answer as received, and never sends it back to Claude', async () => {
     // Prepare
     const w = world();
     w.model.queue({ content: [], stopReason: 'end_turn', usage: usage() });
+    w.model.queue({ content: [textBlock('Here now.')], stopReason: 'end_turn', usage: usage() });
 
     // Act
     const outcome = await start(w);
     const view = await getConversation(w.deps, ALICE, outcome.conversationId);
+    const next = await postMessage(w.deps, ALICE, outcome.conversationId, { message: 'Hello?' });
 
     // Assess
     expect(outcome).toMatchObject({ status: 'completed', reply: '' });
-    expect(view.messages.at(-1)).toEqual({ role: 'assistant', content: [textBlock('')] });
+    expect(view.messages.at(-1)).toEqual({ role: 'assistant', content: [] });
+    expect(next).toMatchObject({ status: 'completed', reply: 'Here now.' });
+    const sent = w.model.requests.at(-1)!.messages;
+    expect(sent.every((message) => message.content.length > 0)).toBe(true);
+    expect(sent.map((message) => message.role)).toEqual(['user', 'user']);
   });
 });
 

@@ -125,7 +125,7 @@ describe('FakeConnectionStore', () => {
     const claimed = await store.claimState(SUB, 's1', 'asana', 'ar1', 1_000);
     const whileClaimed = await store.claimState(SUB, 's1', 'asana', 'ar2', 2_000);
     const stale = await store.claimState(SUB, 's1', 'asana', 'ar2', 62_000);
-    await store.completeState(SUB, 's1', 'ar2');
+    await store.completeState(SUB, 's1', 'ar2', { status: 'ACTIVE', account: null, checkedAt: '2026-01-01T00:00:00.000Z' });
     const repeat = await store.claimState(SUB, 's1', 'asana', 'ar2', 63_000);
     const otherRequest = await store.claimState(SUB, 's1', 'asana', 'ar1', 63_000);
     const otherUser = await store.claimState('sub-bob', 's1', 'asana', 'ar2', 63_000);

@@ -39,6 +39,7 @@ import {
   type ToolResultBlock,
   type ToolUseBlock,
   type Usage,
+  type VerifiedResult,
 } from '../../functions/core/ports';
 
 /** What a store hands out is a copy, as a database read would be. */
@@ -302,6 +303,7 @@ const STALE_CLAIM_MS = 60_000;
 
 interface StoredState extends LinkState {
   stateStatus: 'issued' | 'claimed' | 'used';
+  result?: VerifiedResult;
   authRequestId?: string;
   claimedAt?: number;
 }
@@ -415,17 +417,18 @@ export class FakeConnectionStore implements ConnectionStore {
       return { kind: 'claimed' };
     }
     if (stored?.stateStatus === 'used' && stored.authRequestId === authRequestId && stored.connection === connection) {
-      return { kind: 'already_verified' };
+      return { kind: 'already_verified', result: stored.result };
     }
     return { kind: 'refused' };
   }
 
-  async completeState(sub: string, state: string, authRequestId: string): Promise<void> {
+  async completeState(sub: string, state: string, authRequestId: string, result: VerifiedResult): Promise<void> {
     const stored = this.statesOf(sub).get(state);
     if (stored?.stateStatus !== 'claimed' || stored.authRequestId !== authRequestId) {
       throw new Error('ConditionalCheckFailedException: state not claimed by this request');
     }
     stored.stateStatus = 'used';
+    stored.result = result;
   }
 
   async releaseState(sub: string, state: string, authRequestId: string): Promise<void> {
