@@ -46,6 +46,27 @@ describe('plan', () => {
     expect(toolCalls(output)).toEqual([{ name: 'asana_workspaces_list', input: {} }]);
   });
 
+  it('finds a project whose unquoted name holds punctuation', () => {
+    // Prepare
+    const messages = [
+      user("What's in the v2.0 Launch board?"),
+      ...exchange([{ name: 'asana_workspaces_list', input: {}, result: JSON.stringify({ data: [{ gid: '7', name: 'W' }] }) }]),
+      ...exchange([
+        {
+          name: 'asana_projects_list',
+          input: { workspace_gid: '7', opt_fields: 'name,workspace' },
+          result: JSON.stringify({ data: [{ gid: '70', name: 'v2.0 Launch' }] }),
+        },
+      ]),
+    ];
+
+    // Act
+    const output = plan({ messages, tools });
+
+    // Assess
+    expect(toolCalls(output)).toEqual([{ name: 'asana_project_tasks_list', input: expect.objectContaining({ project_gid: '70' }) }]);
+  });
+
   it('asks for independent calls in one turn, or one at a time when parallel tool use is off', () => {
     // Act
     const parallel = plan({ messages: [user('List my open tasks')], tools });

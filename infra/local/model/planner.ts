@@ -123,7 +123,7 @@ function preamble(calls: readonly PlannedToolCall[]): string {
 
 function route(text: string, session: Session): string {
   const project = new RegExp(
-    `what(?:'s|’s|s| is)\\s+in\\s+(?:the\\s+|my\\s+)?(?:${QUOTED}|([^?.!"“”]+))\\s+(board|project)\\b`,
+    `what(?:'s|’s|s| is)\\s+in\\s+(?:the\\s+|my\\s+)?(?:${QUOTED}|([^"“”]+?))\\s+(board|project)\\b`,
     'i',
   ).exec(text);
   if (project) {
