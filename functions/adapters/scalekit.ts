@@ -109,7 +109,11 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
     }
   }
 
-  async authorizationLink(identifier: string, connection: string, options: { state: string; verifyUrl: string }): Promise<string> {
+  async authorizationLink(
+    identifier: string,
+    connection: string,
+    options: { state: string; verifyUrl: string },
+  ): Promise<{ url: string; expiresAt?: number }> {
     try {
       const response = await this.actions.getAuthorizationLink({
         connectionName: connection,
@@ -117,7 +121,9 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
         state: options.state,
         userVerifyUrl: options.verifyUrl,
       });
-      return response.link;
+      const expiry = response.expiry;
+      const expiresAt = expiry ? Number(expiry.seconds) * 1000 + Math.floor(expiry.nanos / 1e6) : undefined;
+      return { url: response.link, expiresAt };
     } catch (error) {
       throw upstream(error);
     }

@@ -100,8 +100,10 @@ export async function createAuthorizationLink(
   const state = deps.newState();
   const expiresAt = now + deps.settings.stateTtlSeconds * 1000;
   await deps.store.putState(sub, { state, connection, createdAt: now, expiresAt });
-  const authorizationUrl = await deps.accounts.authorizationLink(sub, connection, { state, verifyUrl });
-  return { authorizationUrl, expiresAt: iso(expiresAt) };
+  const link = await deps.accounts.authorizationLink(sub, connection, { state, verifyUrl });
+  // The link stops working when the first of the two does: our state or Scalekit's link.
+  const until = link.expiresAt !== undefined ? Math.min(expiresAt, link.expiresAt) : expiresAt;
+  return { authorizationUrl: link.url, expiresAt: iso(until) };
 }
 
 /**

@@ -55,7 +55,12 @@ export type ToolExecution =
 export interface ConnectedAccounts {
   getOrCreate(identifier: string, connection: string): Promise<ConnectedAccountInfo>;
   get(identifier: string, connection: string): Promise<ConnectedAccountInfo | undefined>;
-  authorizationLink(identifier: string, connection: string, options: { state: string; verifyUrl: string }): Promise<string>;
+  /** A consent link bound to the identifier, state and verify URL; `expiresAt` (epoch ms) when Scalekit says. */
+  authorizationLink(
+    identifier: string,
+    connection: string,
+    options: { state: string; verifyUrl: string },
+  ): Promise<{ url: string; expiresAt?: number }>;
   /** `refused` when Scalekit will not verify this request for this identifier (not theirs, unknown, used). */
   verify(identifier: string, authRequestId: string): Promise<'verified' | 'refused'>;
   /** Deletes the account (revoking its grant); a missing account is fine. */

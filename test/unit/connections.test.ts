@@ -146,6 +146,21 @@ describe('connect', () => {
     });
   });
 
+  it.each([
+    ['sooner than the state', 120_000, 120_000],
+    ['later than the state', 3_600_000, 600_000],
+  ])("reports when the link stops working: Scalekit's expiry %s", async (_name, linkLifetime, expected) => {
+    // Prepare
+    const w = world();
+    w.accounts.linkExpiresAt = w.clock.now() + linkLifetime;
+
+    // Act
+    const result = await connect(w.deps, ALICE, 'asana', undefined);
+
+    // Assess
+    expect(result).toMatchObject({ expiresAt: new Date(w.clock.now() + expected).toISOString() });
+  });
+
   it('mints a new state for every link', async () => {
     // Prepare
     const w = world();

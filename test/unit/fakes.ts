@@ -218,11 +218,18 @@ export class FakeConnectedAccounts implements ConnectedAccounts {
     return account ? this.info(account) : undefined;
   }
 
-  async authorizationLink(identifier: string, connection: string, options: { state: string; verifyUrl: string }): Promise<string> {
+  /** When Scalekit says a link expires (epoch ms); undefined: it does not say. */
+  linkExpiresAt: number | undefined = undefined;
+
+  async authorizationLink(
+    identifier: string,
+    connection: string,
+    options: { state: string; verifyUrl: string },
+  ): Promise<{ url: string; expiresAt?: number }> {
     this.enter({ method: 'authorizationLink', identifier, connection });
     const url = `https://scalekit.test/magic/${connection}?identifier=${encodeURIComponent(identifier)}&state=${encodeURIComponent(options.state)}&n=${this.links.length}`;
     this.links.push({ identifier, connection, state: options.state, verifyUrl: options.verifyUrl, url });
-    return url;
+    return { url, expiresAt: this.linkExpiresAt };
   }
 
   async verify(identifier: string, authRequestId: string): Promise<'verified' | 'refused'> {
