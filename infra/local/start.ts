@@ -1,9 +1,10 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startStack } from './stack';
-import { loadWorld, WorldFileError } from './world';
+import { loadWorld, type World, WorldFileError } from './world';
 
 // The local stack runs on Node 20 here; Lambda runs Node 22, so the SDK's Node 20 notice is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -22,8 +23,10 @@ async function main(): Promise<void> {
 
   rmSync(stackFile, { force: true });
   const world = loadWorld();
+  const dataDir = values.memory ? undefined : join(root, '.data');
+  if (dataDir) keepDataForWorld(dataDir, world);
   const started = Date.now();
-  const stack = await startStack({ world, port, dataDir: values.memory ? undefined : join(root, '.data') });
+  const stack = await startStack({ world, port, dataDir });
   const { facts } = stack;
 
   mkdirSync(dirname(stackFile), { recursive: true });
@@ -59,6 +62,27 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * State kept under `.data/` belongs to one world: another world's users, accounts and tokens would
+ * only half-match it, so a changed world starts from empty state (and says so).
+ */
+function keepDataForWorld(dataDir: string, world: World): void {
+  const fingerprint = createHash('sha256').update(JSON.stringify(world)).digest('hex');
+  const file = join(dataDir, 'world.sha256');
+  let previous: string | undefined;
+  try {
+    previous = readFileSync(file, 'utf8').trim();
+  } catch {
+    previous = undefined;
+  }
+  if (previous !== undefined && previous !== fingerprint) {
+    console.log('The world file changed since the state in .data/ was made: starting from empty state.');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${fingerprint}\n`);
 }
 
 main().catch((error: unknown) => {
