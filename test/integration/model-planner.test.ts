@@ -2,7 +2,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import asanaTools from '../../functions/core/asana-tools.json';
-import { type ModelStandIn, startModel } from '../../infra/local/model/server';
+import type { ModelStandIn } from '../../infra/local/model/server';
+import { startModelWithClient } from '../support/model';
 
 // The planner (no script) driven through the real SDK. The test plays the tool side itself,
 // from two fake Asana datasets that share nothing with the world file, and checks that every
@@ -187,13 +188,9 @@ let model: ModelStandIn;
 let client: Anthropic;
 
 beforeAll(async () => {
-  model = await startModel({ port: 0 });
-  client = new Anthropic({ baseURL: model.url, apiKey: 'test', maxRetries: 0 });
+  ({ model, client } = await startModelWithClient());
 });
-
-afterAll(async () => {
-  await model.close();
-});
+afterAll(() => model.close());
 
 /** Runs the tool loop through the SDK until Claude ends its turn. */
 async function converse(

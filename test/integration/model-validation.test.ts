@@ -1,7 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type ModelStandIn, startModel } from '../../infra/local/model/server';
+import type { ModelStandIn } from '../../infra/local/model/server';
+import { startModelWithClient } from '../support/model';
 
 // What the real Messages API refuses, the stand-in refuses the same way: 400 invalid_request_error.
 
@@ -11,13 +12,9 @@ let model: ModelStandIn;
 let client: Anthropic;
 
 beforeAll(async () => {
-  model = await startModel({ port: 0 });
-  client = new Anthropic({ baseURL: model.url, apiKey: 'test', maxRetries: 0 });
+  ({ model, client } = await startModelWithClient());
 });
-
-afterAll(async () => {
-  await model.close();
-});
+afterAll(() => model.close());
 
 const tool = (name: string, schema: { type: string; [key: string]: unknown } = { type: 'object', properties: {} }) => ({
   name,

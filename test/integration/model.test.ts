@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { type ModelStandIn, startModel } from '../../infra/local/model/server';
+import { startModelWithClient } from '../support/model';
 
 // The Claude stand-in driven by the real @anthropic-ai/sdk over real sockets.
 
@@ -17,13 +18,9 @@ let model: ModelStandIn;
 let client: Anthropic;
 
 beforeAll(async () => {
-  model = await startModel({ port: 0 });
-  client = new Anthropic({ baseURL: model.url, apiKey: 'test', maxRetries: 0 });
+  ({ model, client } = await startModelWithClient());
 });
-
-afterAll(async () => {
-  await model.close();
-});
+afterAll(() => model.close());
 
 afterEach(async () => {
   await control('POST', '/_control/reset');
