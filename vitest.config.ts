@@ -9,6 +9,10 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     // Lambda runs Node 22; these machines run Node 20, where the AWS SDK warns on every process.
-    env: { CDK_DISABLE_CLI_TELEMETRY: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
+    env: {
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
   },
 });

@@ -10,7 +10,12 @@ export const DEFAULT_TOOL_ALLOWLIST: readonly string[] = catalog
 
 const list = z.pipe(
   z.string(),
-  z.transform((value: string) => value.split(',').map((item) => item.trim()).filter(Boolean)),
+  z.transform((value: string) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ),
 );
 
 const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);

@@ -31,7 +31,10 @@ export interface SynthesizeBundlesOptions {
 }
 
 interface AssemblyManifest {
-  readonly artifacts?: Record<string, { readonly type: string; readonly properties?: { readonly file?: string; readonly templateFile?: string } }>;
+  readonly artifacts?: Record<
+    string,
+    { readonly type: string; readonly properties?: { readonly file?: string; readonly templateFile?: string } }
+  >;
 }
 interface AssetManifest {
   readonly files?: Record<string, { readonly source: { readonly path?: string; readonly packaging?: string } }>;

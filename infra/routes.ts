@@ -47,10 +47,7 @@ export interface RouteMatch {
 }
 
 /** Finds the route for a concrete path. `methodAllowed` is false when the path exists under another method. */
-export function matchRoute(
-  method: string,
-  path: string,
-): { match: RouteMatch | undefined; pathExists: boolean } {
+export function matchRoute(method: string, path: string): { match: RouteMatch | undefined; pathExists: boolean } {
   const segments = path.split('/').filter(Boolean);
   let pathExists = false;
   for (const candidate of routes) {

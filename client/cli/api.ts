@@ -34,19 +34,32 @@ export class ApiClient {
       try {
         raw = JSON.parse(text);
       } catch {
-        throw new ApiError(response.status, `http_${response.status}`, `${method} ${path} answered ${response.status} with a body that is not JSON.`);
+        throw new ApiError(
+          response.status,
+          `http_${response.status}`,
+          `${method} ${path} answered ${response.status} with a body that is not JSON.`,
+        );
       }
     }
     if (!response.ok) {
       const error = errorBodySchema.safeParse(raw);
-      if (!error.success) throw new ApiError(response.status, `http_${response.status}`, `${method} ${path} answered ${response.status} without an error body.`);
+      if (!error.success)
+        throw new ApiError(
+          response.status,
+          `http_${response.status}`,
+          `${method} ${path} answered ${response.status} without an error body.`,
+        );
       const { code, message, details } = error.data.error;
       throw new ApiError(response.status, code, message, details ?? [], error.data.conversationId);
     }
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.join('.') || '(body)';
-      throw new ApiError(response.status, 'unexpected_response', `${method} ${path} answered ${response.status} with a body the CLI does not understand (at ${where}).`);
+      throw new ApiError(
+        response.status,
+        'unexpected_response',
+        `${method} ${path} answered ${response.status} with a body the CLI does not understand (at ${where}).`,
+      );
     }
     return { status: response.status, raw, body: parsed.data };
   }

@@ -113,7 +113,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     throw new UsageError('--user and --username name different users; give one.');
   }
   const api = values.api ?? nonEmpty(env.ONBEHALF_API_URL);
-  if (api !== undefined && values.stack !== undefined) throw new UsageError('--api and --stack exclude each other: a deployment or the local stack.');
+  if (api !== undefined && values.stack !== undefined)
+    throw new UsageError('--api and --stack exclude each other: a deployment or the local stack.');
   if (api !== undefined) checkUrl('--api', api);
   if (values['cognito-endpoint'] !== undefined) checkUrl('--cognito-endpoint', values['cognito-endpoint']);
 
@@ -129,7 +130,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     throw new UsageError(`${command} takes no arguments, got: ${args.join(' ')}`);
   }
   if (values.conversation !== undefined && command !== 'chat') throw new UsageError('--conversation goes with a chat prompt.');
-  if (values['auto-consent'] && command !== 'chat' && command !== 'connect') throw new UsageError('--auto-consent goes with connect or a chat prompt.');
+  if (values['auto-consent'] && command !== 'chat' && command !== 'connect')
+    throw new UsageError('--auto-consent goes with connect or a chat prompt.');
   if (values['auto-consent'] && api !== undefined) {
     throw new UsageError('--auto-consent works only on the local stack (it signs in to the local Asana emulator).');
   }
@@ -137,7 +139,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   let waitSeconds = DEFAULT_WAIT_SECONDS;
   if (values.wait !== undefined) {
     waitSeconds = Number(values.wait);
-    if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new UsageError(`--wait must be a positive number of seconds, got ${values.wait}`);
+    if (!Number.isFinite(waitSeconds) || waitSeconds <= 0)
+      throw new UsageError(`--wait must be a positive number of seconds, got ${values.wait}`);
   }
 
   const rawPort = values['callback-port'] ?? nonEmpty(env.ONBEHALF_CALLBACK_PORT);
@@ -166,7 +169,16 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
 }
 
 function invocation(command: Command, rest: Partial<Omit<Invocation, 'command'>> = {}): Invocation {
-  return { command, connection: 'asana', target: {}, autoConsent: false, json: false, waitSeconds: DEFAULT_WAIT_SECONDS, callbackPort: 0, ...rest };
+  return {
+    command,
+    connection: 'asana',
+    target: {},
+    autoConsent: false,
+    json: false,
+    waitSeconds: DEFAULT_WAIT_SECONDS,
+    callbackPort: 0,
+    ...rest,
+  };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -80,7 +80,12 @@ async function drive(ctx: ChatContext, first: Answer<RunOutcome>): Promise<RunOu
         return outcome;
       case 'in_progress':
         if (++resumes > MAX_RESUMES) {
-          throw new CliError('run_unfinished', `The run is still in progress after ${MAX_RESUMES} resumes.`, ExitCode.incomplete, continueHint(outcome.conversationId));
+          throw new CliError(
+            'run_unfinished',
+            `The run is still in progress after ${MAX_RESUMES} resumes.`,
+            ExitCode.incomplete,
+            continueHint(outcome.conversationId),
+          );
         }
         ctx.output.note('(still working: resuming)');
         answer = await ctx.api.call('POST', `${path}/resume`, runOutcomeSchema, { verifyUrl: ctx.callback.url });
@@ -89,19 +94,33 @@ async function drive(ctx: ChatContext, first: Answer<RunOutcome>): Promise<RunOu
         const pending = outcome.pendingApprovals[0];
         if (!pending) throw new CliError('unexpected_response', 'The run awaits approval but lists nothing to approve.', ExitCode.failed);
         const decision = await askApproval(ctx, pending, outcome.conversationId);
-        answer = await ctx.api.call('POST', `${path}/approvals`, runOutcomeSchema, { toolUseId: pending.toolUseId, decision, verifyUrl: ctx.callback.url });
+        answer = await ctx.api.call('POST', `${path}/approvals`, runOutcomeSchema, {
+          toolUseId: pending.toolUseId,
+          decision,
+          verifyUrl: ctx.callback.url,
+        });
         break;
       }
       case 'needs_authorization':
         if (++authorizations > MAX_AUTHORIZATIONS || outcome.authorizationUrl === null) {
-          throw new CliError('authorization_incomplete', 'The run still needs the Asana connection to be authorized.', ExitCode.incomplete, continueHint(outcome.conversationId));
+          throw new CliError(
+            'authorization_incomplete',
+            'The run still needs the Asana connection to be authorized.',
+            ExitCode.incomplete,
+            continueHint(outcome.conversationId),
+          );
         }
         ctx.output.note(`This needs your ${label(CHAT_CONNECTION)} connection first.`);
         try {
           await authorize(ctx, CHAT_CONNECTION, outcome.authorizationUrl);
         } catch (error) {
           if (!(error instanceof CliError) || error.exitCode !== ExitCode.incomplete) throw error;
-          throw new CliError(error.code, error.message, error.exitCode, [error.hint, continueHint(outcome.conversationId)].filter(Boolean).join('\n'));
+          throw new CliError(
+            error.code,
+            error.message,
+            error.exitCode,
+            [error.hint, continueHint(outcome.conversationId)].filter(Boolean).join('\n'),
+          );
         }
         answer = await ctx.api.call('POST', `${path}/resume`, runOutcomeSchema, { verifyUrl: ctx.callback.url });
         break;
@@ -124,7 +143,12 @@ async function askApproval(ctx: ChatContext, pending: PendingApproval, conversat
   for (const line of JSON.stringify(pending.input, null, 2).split('\n')) ctx.output.note(`  ${line}`);
   const reply = await ctx.terminal.ask(`Approve ${pending.name}? [y/N] `);
   if (reply === undefined) {
-    throw new CliError('approval_unanswered', `No answer to "Approve ${pending.name}?" (stdin ended).`, ExitCode.incomplete, continueHint(conversationId));
+    throw new CliError(
+      'approval_unanswered',
+      `No answer to "Approve ${pending.name}?" (stdin ended).`,
+      ExitCode.incomplete,
+      continueHint(conversationId),
+    );
   }
   const decision = /^\s*y(es)?\s*$/i.test(reply) ? 'approve' : 'deny';
   ctx.output.note(decision === 'approve' ? `Approved ${pending.name}.` : `Denied ${pending.name}.`);

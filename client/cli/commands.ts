@@ -47,7 +47,9 @@ export async function runCli(argv: readonly string[], { env, root, terminal }: E
         if (out.json) return;
         for (const entry of list.body.connections) {
           const account = entry.account ? `${as(entry.account).slice(' as '.length)} (gid ${entry.account.gid})` : '-';
-          out.say(`${entry.connection.padEnd(10)} ${entry.status.padEnd(20)} ${account}${entry.checkedAt ? `  checked ${entry.checkedAt}` : ''}`);
+          out.say(
+            `${entry.connection.padEnd(10)} ${entry.status.padEnd(20)} ${account}${entry.checkedAt ? `  checked ${entry.checkedAt}` : ''}`,
+          );
         }
         return;
       }

@@ -39,7 +39,13 @@ export class LoopbackCallback {
     const server = createServer((req, res) => self?.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new CliError('callback_port_unavailable', `Cannot listen on 127.0.0.1:${port} for the browser's redirect (${error.code ?? error.message}).`, ExitCode.usage)),
+        reject(
+          new CliError(
+            'callback_port_unavailable',
+            `Cannot listen on 127.0.0.1:${port} for the browser's redirect (${error.code ?? error.message}).`,
+            ExitCode.usage,
+          ),
+        ),
       );
       server.listen(port, '127.0.0.1', () => resolve());
     });
@@ -95,7 +101,8 @@ export class LoopbackCallback {
       return page(res, 400, 'Not a sign-in answer', 'This address expects auth_request_id and state.');
     }
     const key = state ?? `error:${error}`;
-    if (this.pending || this.seen.has(key)) return page(res, 409, 'Already handled', 'This sign-in was already handled; look at your terminal.');
+    if (this.pending || this.seen.has(key))
+      return page(res, 409, 'Already handled', 'This sign-in was already handled; look at your terminal.');
     this.seen.add(key);
     let answered = false;
     const landing: Landing = {
@@ -131,7 +138,9 @@ export interface ConnectContext {
 
 /** `connect`: the account when already ACTIVE, else the whole authorization and verify. */
 export async function connect(ctx: ConnectContext, connection: string): Promise<Account | null> {
-  const started = await ctx.api.call('POST', `/connections/${encodeURIComponent(connection)}`, connectResultSchema, { verifyUrl: ctx.callback.url });
+  const started = await ctx.api.call('POST', `/connections/${encodeURIComponent(connection)}`, connectResultSchema, {
+    verifyUrl: ctx.callback.url,
+  });
   ctx.output.result(started.raw);
   if (started.body.status === 'ACTIVE') {
     ctx.output.say(`${label(connection)} is already connected${as(started.body.account ?? null)}.`);
@@ -161,19 +170,30 @@ export async function authorize(
   if (ctx.autoConsent) {
     const landing = await consentOverHttp(authorizationUrl, ctx.autoConsent, ctx.callback);
     // Land on our own callback as a browser would, so both paths verify the same way.
-    if (ctx.callback.isCallback(landing)) selfVisit = fetch(landing).then((response) => response.text()).catch(() => undefined);
+    if (ctx.callback.isCallback(landing))
+      selfVisit = fetch(landing)
+        .then((response) => response.text())
+        .catch(() => undefined);
     else direct = landing;
   } else {
     ctx.output.note(`Open that link in a browser; waiting for it to come back to ${ctx.callback.url} …`);
   }
 
   const landing: Landing = direct
-    ? { authRequestId: direct.searchParams.get('auth_request_id') ?? undefined, state: direct.searchParams.get('state') ?? undefined, answer: () => undefined }
+    ? {
+        authRequestId: direct.searchParams.get('auth_request_id') ?? undefined,
+        state: direct.searchParams.get('state') ?? undefined,
+        answer: () => undefined,
+      }
     : await ctx.callback.next(ctx.waitMs);
   if (landing.error !== undefined || landing.authRequestId === undefined || landing.state === undefined) {
     landing.answer(false, `${label(connection)} was not connected (${landing.error ?? 'incomplete answer'}).`);
     await selfVisit;
-    throw new CliError('authorization_incomplete', `${label(connection)} did not authorize: ${landing.error ?? 'incomplete answer'}.`, ExitCode.incomplete);
+    throw new CliError(
+      'authorization_incomplete',
+      `${label(connection)} did not authorize: ${landing.error ?? 'incomplete answer'}.`,
+      ExitCode.incomplete,
+    );
   }
   try {
     const verified = await ctx.api.call('POST', `/connections/${encodeURIComponent(connection)}/verify`, verifyResultSchema, {
@@ -194,7 +214,11 @@ export async function authorize(
 
 async function consentOverHttp(url: string, asanaUser: { email: string; password: string }, callback: LoopbackCallback): Promise<URL> {
   try {
-    return await completeConsent(url, { email: asanaUser.email, password: asanaUser.password, stopAt: (target) => callback.isCallback(target) });
+    return await completeConsent(url, {
+      email: asanaUser.email,
+      password: asanaUser.password,
+      stopAt: (target) => callback.isCallback(target),
+    });
   } catch (error) {
     if (!(error instanceof ConsentError)) {
       const reason = networkReason(error) ?? (error instanceof Error ? error.message : String(error));
@@ -203,7 +227,12 @@ async function consentOverHttp(url: string, asanaUser: { email: string; password
     if (error.status === 401) {
       throw new CliError('consent_failed', `The local Asana refused ${asanaUser.email}: wrong email or password.`, ExitCode.auth);
     }
-    throw new CliError('consent_failed', `--auto-consent could not finish: ${error.message}.`, ExitCode.failed, 'Is this the local stack? --auto-consent only knows the local Asana consent form.');
+    throw new CliError(
+      'consent_failed',
+      `--auto-consent could not finish: ${error.message}.`,
+      ExitCode.failed,
+      'Is this the local stack? --auto-consent only knows the local Asana consent form.',
+    );
   }
 }
 

@@ -52,7 +52,14 @@ export const conversationSchema = z.looseObject({
 export const accountSchema = z.looseObject({ name: z.string(), email: z.string(), gid: z.string() });
 export type Account = z.infer<typeof accountSchema>;
 
-export const connectionStatusSchema = z.enum(['ACTIVE', 'PENDING_AUTH', 'PENDING_VERIFICATION', 'EXPIRED', 'DISCONNECTED', 'NOT_CONNECTED']);
+export const connectionStatusSchema = z.enum([
+  'ACTIVE',
+  'PENDING_AUTH',
+  'PENDING_VERIFICATION',
+  'EXPIRED',
+  'DISCONNECTED',
+  'NOT_CONNECTED',
+]);
 
 export const connectionListSchema = z.looseObject({
   connections: z.array(

@@ -126,7 +126,10 @@ export class Session {
     return this.tokens!.accessToken;
   }
 
-  private async initiateAuth(flow: 'USER_PASSWORD_AUTH' | 'REFRESH_TOKEN_AUTH', parameters: Record<string, string>): Promise<AuthenticationResultType> {
+  private async initiateAuth(
+    flow: 'USER_PASSWORD_AUTH' | 'REFRESH_TOKEN_AUTH',
+    parameters: Record<string, string>,
+  ): Promise<AuthenticationResultType> {
     // Loaded only when a login is needed: a cached token answers most runs without the SDK.
     const { CognitoIdentityProviderClient, InitiateAuthCommand } = await import('@aws-sdk/client-cognito-identity-provider');
     const { cognito } = this.target;
@@ -161,9 +164,18 @@ export class Session {
       case 'UserNotConfirmedException':
         return new CliError('auth_failed', `${this.target.username} is not confirmed yet.`, ExitCode.auth);
       case 'InvalidParameterException':
-        return new CliError('auth_failed', `Cognito refused the login: ${message}`, ExitCode.auth, 'The app client must allow USER_PASSWORD_AUTH and have no client secret.');
+        return new CliError(
+          'auth_failed',
+          `Cognito refused the login: ${message}`,
+          ExitCode.auth,
+          'The app client must allow USER_PASSWORD_AUTH and have no client secret.',
+        );
       case 'ResourceNotFoundException':
-        return new CliError('unknown_app_client', `Cognito does not know the app client ${this.target.cognito.clientId}: ${message}`, ExitCode.usage);
+        return new CliError(
+          'unknown_app_client',
+          `Cognito does not know the app client ${this.target.cognito.clientId}: ${message}`,
+          ExitCode.usage,
+        );
       default:
         return new CliError('cognito_failed', `Cognito failed: ${name}: ${message}`, ExitCode.failed);
     }
@@ -172,7 +184,14 @@ export class Session {
   private store(result: AuthenticationResultType, refreshToken: string, source: 'refresh' | 'login'): void {
     const accessToken = result.AccessToken!;
     const expiresAt = expiryOf(accessToken) ?? Date.now() + (result.ExpiresIn ?? 3600) * 1000;
-    this.tokens = { apiUrl: this.target.apiUrl, username: this.target.username, clientId: this.target.cognito.clientId, accessToken, refreshToken, expiresAt };
+    this.tokens = {
+      apiUrl: this.target.apiUrl,
+      username: this.target.username,
+      clientId: this.target.cognito.clientId,
+      accessToken,
+      refreshToken,
+      expiresAt,
+    };
     this.source = source;
     mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 });
     const tmp = `${this.cacheFile}.${process.pid}.tmp`;
@@ -219,5 +238,9 @@ function unsupportedChallenge(challenge: ChallengeNameType | string): CliError {
       'Use the web console for this user, or a user without MFA.',
     );
   }
-  return new CliError('unsupported_challenge', `Cognito asks for a ${challenge} challenge, which this CLI does not support.`, ExitCode.auth);
+  return new CliError(
+    'unsupported_challenge',
+    `Cognito asks for a ${challenge} challenge, which this CLI does not support.`,
+    ExitCode.auth,
+  );
 }

@@ -99,7 +99,8 @@ function readStackFile(file: string, isDefault: boolean): StackFile {
 async function deploymentTarget(flags: TargetFlags, api: string, env: NodeJS.ProcessEnv, terminal: Terminal): Promise<Target> {
   const apiUrl = trimSlash(api);
   const clientId = flags.userPoolClientId ?? nonEmpty(env.ONBEHALF_CLIENT_ID);
-  if (clientId === undefined) throw new UsageError('--api needs the Cognito app client id: --user-pool-client-id <id> or ONBEHALF_CLIENT_ID.');
+  if (clientId === undefined)
+    throw new UsageError('--api needs the Cognito app client id: --user-pool-client-id <id> or ONBEHALF_CLIENT_ID.');
   const endpoint = flags.cognitoEndpoint ?? nonEmpty(env.ONBEHALF_COGNITO_ENDPOINT);
   const region =
     flags.region ??
@@ -122,7 +123,8 @@ async function deploymentTarget(flags: TargetFlags, api: string, env: NodeJS.Pro
     username,
     password: async () => {
       password ??= nonEmpty(await terminal.askSecret(`Password for ${username}: `));
-      if (password === undefined) throw new UsageError(`No password for ${username}: set ONBEHALF_PASSWORD, or run in a terminal to be asked.`);
+      if (password === undefined)
+        throw new UsageError(`No password for ${username}: set ONBEHALF_PASSWORD, or run in a terminal to be asked.`);
       return password;
     },
     unreachableHint: `Check --api (${apiUrl}) and your network.`,

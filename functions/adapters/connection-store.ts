@@ -81,7 +81,11 @@ export class DynamoConnectionStore implements ConnectionStore {
           // Only move checkedAt forward, and only while the status is still the one we saw.
           ConditionExpression: '#status = :status AND (attribute_not_exists(checkedAt) OR checkedAt < :at)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':status': seen.status, ':at': seen.checkedAt, ...(seen.connectedAccountId ? { ':id': seen.connectedAccountId } : {}) },
+          ExpressionAttributeValues: {
+            ':status': seen.status,
+            ':at': seen.checkedAt,
+            ...(seen.connectedAccountId ? { ':id': seen.connectedAccountId } : {}),
+          },
         }),
       );
     } catch (error) {
@@ -103,7 +107,9 @@ export class DynamoConnectionStore implements ConnectionStore {
       while (keysLeft && keysLeft.length > 0) {
         const response = await this.db.send(
           new BatchGetCommand({
-            RequestItems: { [this.tableName]: { Keys: keysLeft, ProjectionExpression: 'pk, #status', ExpressionAttributeNames: { '#status': 'status' } } },
+            RequestItems: {
+              [this.tableName]: { Keys: keysLeft, ProjectionExpression: 'pk, #status', ExpressionAttributeNames: { '#status': 'status' } },
+            },
           }),
         );
         for (const item of response.Responses?.[this.tableName] ?? []) {

@@ -286,16 +286,18 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async unstartTool(sub: string, id: string, toolUseId: string): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: this.key(sub, keys.tool(id, toolUseId)),
-        UpdateExpression: 'REMOVE startedAt',
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(outcome)',
-      }),
-    ).catch((error: unknown) => {
-      if (!isConditionFailed(error)) throw error;
-    });
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sub, keys.tool(id, toolUseId)),
+          UpdateExpression: 'REMOVE startedAt',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(outcome)',
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!isConditionFailed(error)) throw error;
+      });
   }
 
   async finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void> {

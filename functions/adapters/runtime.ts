@@ -56,9 +56,7 @@ export const anthropicApiKey = once(async () => {
   return settings.ANTHROPIC_API_KEY;
 });
 
-export const documentClient = once(async () =>
-  createDocumentClient({ region: config().AWS_REGION, endpoint: config().DYNAMODB_ENDPOINT }),
-);
+export const documentClient = once(async () => createDocumentClient({ region: config().AWS_REGION, endpoint: config().DYNAMODB_ENDPOINT }));
 
 export const connectedAccounts = once(async () => {
   const credentials = await scalekitCredentials();

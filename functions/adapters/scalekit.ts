@@ -223,4 +223,8 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
 }
 
 /** The SDK's messages span several lines of diagnostics; the first says what went wrong. */
-const firstLine = (message: string) => message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
+const firstLine = (message: string) =>
+  message
+    .split('\n')
+    .find((line) => line.trim() !== '')
+    ?.trim() ?? message;

@@ -78,8 +78,7 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
       const query = parseQuery(event, listQuery);
       return json(200, await listConversations(await deps(), caller.sub, query));
     },
-    'GET /conversations/{id}': async (event, caller) =>
-      json(200, await getConversation(await deps(), caller.sub, pathParam(event, 'id'))),
+    'GET /conversations/{id}': async (event, caller) => json(200, await getConversation(await deps(), caller.sub, pathParam(event, 'id'))),
     'DELETE /conversations/{id}': async (event, caller) => {
       await deleteConversation(await deps(), caller.sub, pathParam(event, 'id'));
       return noContent();

@@ -113,7 +113,9 @@ export function inputHash(input: Record<string, unknown>): string {
     }
     return value;
   };
-  return createHash('sha256').update(JSON.stringify(canonical(input))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(input)))
+    .digest('hex');
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -132,7 +134,9 @@ const toolUsesOf = (message: Message | undefined): ToolUseBlock[] =>
 export function truncateResult(text: string, maxBytes: number): string {
   if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
   const marker = `\n…[truncated: the result was ${Buffer.byteLength(text, 'utf8')} bytes; only the first ${maxBytes} are shown]`;
-  let cut = Buffer.from(text, 'utf8').subarray(0, Math.max(0, maxBytes - Buffer.byteLength(marker))).toString('utf8');
+  let cut = Buffer.from(text, 'utf8')
+    .subarray(0, Math.max(0, maxBytes - Buffer.byteLength(marker)))
+    .toString('utf8');
   // A cut inside a multi-byte character leaves a replacement character: drop it.
   cut = cut.replace(/\uFFFD$/, '');
   return cut + marker;
@@ -319,21 +323,36 @@ class Run {
     const stop = response.stopReason;
     const hasTools = toolUsesOf({ role: 'assistant', content }).length > 0;
     const status: RunStatus = !hasTools && (STOP_COMPLETES.has(stop) || STOP_TRUNCATES.has(stop)) ? 'completed' : 'in_progress';
-    await this.append({ role: 'assistant', content }, stop, { usage, status, truncated: status === 'completed' && STOP_TRUNCATES.has(stop) });
+    await this.append({ role: 'assistant', content }, stop, {
+      usage,
+      status,
+      truncated: status === 'completed' && STOP_TRUNCATES.has(stop),
+    });
     this.deps.faults?.checkpoint('after_assistant_saved');
   }
 
   /** Answers every `tool_use` of a cut-off response as not run, and ends the run as truncated. */
   private async refuseTruncatedTools(uses: ToolUseBlock[]): Promise<void> {
     const records = new Map(
-      (await this.deps.store.toolRecords(this.sub, this.id, uses.map((use) => use.id))).map((record) => [record.toolUseId, record]),
+      (
+        await this.deps.store.toolRecords(
+          this.sub,
+          this.id,
+          uses.map((use) => use.id),
+        )
+      ).map((record) => [record.toolUseId, record]),
     );
     for (const use of uses) this.toolOrder.set(use.id, this.toolOrder.size);
     const results: ToolResultBlock[] = [];
     for (const use of uses) {
       const record = records.get(use.id);
       if (record?.outcome !== undefined) {
-        results.push({ type: 'tool_result', tool_use_id: use.id, content: record.result ?? '', ...(record.isError ? { is_error: true } : {}) });
+        results.push({
+          type: 'tool_result',
+          tool_use_id: use.id,
+          content: record.result ?? '',
+          ...(record.isError ? { is_error: true } : {}),
+        });
         continue;
       }
       const base = {
@@ -343,9 +362,7 @@ class Run {
         actor: this.sub,
         connection: this.toolConnection.get(use.name) ?? this.deps.settings.connections[0] ?? '',
       };
-      results.push(
-        await this.finish(use, base, 'failed', 'Not run: the response was cut off before this tool call was complete.', true),
-      );
+      results.push(await this.finish(use, base, 'failed', 'Not run: the response was cut off before this tool call was complete.', true));
     }
     await this.append({ role: 'user', content: results }, undefined, { status: 'completed', truncated: true, pendingApprovals: [] });
   }
@@ -357,7 +374,13 @@ class Run {
    */
   private async runTools(uses: ToolUseBlock[]): Promise<boolean> {
     const records = new Map(
-      (await this.deps.store.toolRecords(this.sub, this.id, uses.map((use) => use.id))).map((record) => [record.toolUseId, record]),
+      (
+        await this.deps.store.toolRecords(
+          this.sub,
+          this.id,
+          uses.map((use) => use.id),
+        )
+      ).map((record) => [record.toolUseId, record]),
     );
     for (const use of uses) this.toolOrder.set(use.id, this.toolOrder.size);
     const maxBytes = Math.min(this.deps.settings.toolResultMaxBytes, Math.floor(MESSAGE_RESULTS_MAX_BYTES / uses.length));
@@ -382,7 +405,13 @@ class Run {
           connection: connection ?? this.deps.settings.connections[0] ?? '',
         };
         if (record?.startedAt) {
-          return this.finish(use, base, 'unknown', 'This tool was interrupted while it ran; whether it took effect is unknown, so it was not run again.', true);
+          return this.finish(
+            use,
+            base,
+            'unknown',
+            'This tool was interrupted while it ran; whether it took effect is unknown, so it was not run again.',
+            true,
+          );
         }
         const policy = policyFor(this.deps.settings.toolPolicy, use.name);
         if (policy === 'deny') {
@@ -421,11 +450,10 @@ class Run {
       return false;
     }
     this.deps.faults?.checkpoint('after_tools_finished');
-    await this.append(
-      { role: 'user', content: results.filter((block): block is ToolResultBlock => block !== undefined) },
-      undefined,
-      { status: 'in_progress', pendingApprovals: [] },
-    );
+    await this.append({ role: 'user', content: results.filter((block): block is ToolResultBlock => block !== undefined) }, undefined, {
+      status: 'in_progress',
+      pendingApprovals: [],
+    });
     return true;
   }
 
@@ -438,7 +466,13 @@ class Run {
     const startedAt = this.deps.clock.now();
     const started = await this.deps.store.startTool(this.sub, this.id, { toolUseId: use.id, ...base, startedAt: iso(startedAt) });
     if (!started) {
-      return this.finish(use, base, 'unknown', 'This tool was interrupted while it ran; whether it took effect is unknown, so it was not run again.', true);
+      return this.finish(
+        use,
+        base,
+        'unknown',
+        'This tool was interrupted while it ran; whether it took effect is unknown, so it was not run again.',
+        true,
+      );
     }
     this.deps.faults?.checkpoint('after_tool_started');
     let result;
@@ -448,7 +482,15 @@ class Run {
       if (!(error instanceof UpstreamError)) throw error;
       // The call may or may not have reached Asana: never run it again blindly.
       const durationMs = this.deps.clock.now() - startedAt;
-      return this.finish(use, base, 'unknown', `The tool service failed (${error.code}); whether the tool took effect is unknown.`, true, undefined, durationMs);
+      return this.finish(
+        use,
+        base,
+        'unknown',
+        `The tool service failed (${error.code}); whether the tool took effect is unknown.`,
+        true,
+        undefined,
+        durationMs,
+      );
     }
     const durationMs = this.deps.clock.now() - startedAt;
     if (result.kind === 'not_authorized') {
@@ -457,7 +499,15 @@ class Run {
       return 'unauthorized';
     }
     if (result.kind === 'failed') {
-      return this.finish(use, base, 'failed', truncateResult(`The tool failed: ${result.message}`, maxBytes), true, result.executionId, durationMs);
+      return this.finish(
+        use,
+        base,
+        'failed',
+        truncateResult(`The tool failed: ${result.message}`, maxBytes),
+        true,
+        result.executionId,
+        durationMs,
+      );
     }
     const text = typeof result.data === 'string' ? result.data : JSON.stringify(result.data ?? null);
     return this.finish(use, base, 'succeeded', truncateResult(text, maxBytes), false, result.executionId, durationMs);
@@ -500,7 +550,9 @@ class Run {
       status,
       reply:
         status === 'completed'
-          ? replyOf(last?.role === 'assistant' ? last : (this.lastAssistant ?? (await this.history()).findLast((m) => m.role === 'assistant')))
+          ? replyOf(
+              last?.role === 'assistant' ? last : (this.lastAssistant ?? (await this.history()).findLast((m) => m.role === 'assistant')),
+            )
           : null,
       toolCalls: this.toolCalls,
       pendingApprovals: status === 'awaiting_approval' ? this.header.pendingApprovals : [],
@@ -543,7 +595,11 @@ class Run {
   async settleRecordedDecisions(): Promise<void> {
     if (this.header.status !== 'awaiting_approval') return;
     const pending = this.header.pendingApprovals;
-    const records = await this.deps.store.toolRecords(this.sub, this.id, pending.map((approval) => approval.toolUseId));
+    const records = await this.deps.store.toolRecords(
+      this.sub,
+      this.id,
+      pending.map((approval) => approval.toolUseId),
+    );
     const decided = new Set(records.filter((record) => record.decision !== undefined).map((record) => record.toolUseId));
     if (decided.size === 0) return;
     const remaining = pending.filter((approval) => !decided.has(approval.toolUseId));
@@ -673,12 +729,7 @@ const approvalPending = (id: string) =>
   new DomainError('approval_pending', 'Tool calls are awaiting your decision; decide them first.', [], { conversationId: id });
 
 /** `POST /conversations/{id}/resume`: continues a paused or interrupted run; a completed one is returned as is. */
-export async function resumeConversation(
-  deps: ChatDeps,
-  sub: string,
-  id: string,
-  request: { verifyUrl?: string },
-): Promise<RunOutcome> {
+export async function resumeConversation(deps: ChatDeps, sub: string, id: string, request: { verifyUrl?: string }): Promise<RunOutcome> {
   const verifyUrl = resolveVerifyUrl(deps.connections.settings, request.verifyUrl);
   return withLease(deps, sub, id, async (header, leaseId) => {
     const run = new Run(deps, sub, header, leaseId, verifyUrl, undefined);
@@ -762,11 +813,7 @@ export async function getConversation(deps: Pick<ChatDeps, 'store'>, sub: string
 }
 
 /** `GET /conversations`: the caller's conversations, newest first. */
-export async function listConversations(
-  deps: Pick<ChatDeps, 'store'>,
-  sub: string,
-  request: { limit: number; nextToken?: string },
-) {
+export async function listConversations(deps: Pick<ChatDeps, 'store'>, sub: string, request: { limit: number; nextToken?: string }) {
   const page = await deps.store.list(sub, request.limit, request.nextToken);
   return {
     conversations: page.items.map((header) => ({

@@ -213,7 +213,8 @@ export async function verify(
   request: { authRequestId: string; state: string },
 ): Promise<ConnectionView & { status: ConnectionStatus }> {
   assertKnownConnection(deps.settings, connection);
-  const refused = () => new DomainError('verification_failed', 'This verification does not belong to you, has expired, or was already used.');
+  const refused = () =>
+    new DomainError('verification_failed', 'This verification does not belong to you, has expired, or was already used.');
   const claim = await deps.store.claimState(sub, request.state, connection, request.authRequestId, deps.clock.now());
   if (claim.kind === 'refused') throw refused();
   if (claim.kind === 'already_verified') {

@@ -5,13 +5,7 @@
  */
 
 /** Scalekit's connected-account statuses, plus ours for "no account at all". */
-export type ConnectionStatus =
-  | 'ACTIVE'
-  | 'PENDING_AUTH'
-  | 'PENDING_VERIFICATION'
-  | 'EXPIRED'
-  | 'DISCONNECTED'
-  | 'NOT_CONNECTED';
+export type ConnectionStatus = 'ACTIVE' | 'PENDING_AUTH' | 'PENDING_VERIFICATION' | 'EXPIRED' | 'DISCONNECTED' | 'NOT_CONNECTED';
 
 /** The upstream account a connection acts as (pinned at verify). */
 export interface PinnedAccount {
@@ -319,11 +313,7 @@ export interface ModelResponse {
 
 /** Claude, behind the Messages API. Failures throw `UpstreamError`. */
 export interface ChatModel {
-  complete(request: {
-    system: string;
-    tools: readonly ToolDefinition[];
-    messages: readonly Message[];
-  }): Promise<ModelResponse>;
+  complete(request: { system: string; tools: readonly ToolDefinition[]; messages: readonly Message[] }): Promise<ModelResponse>;
 }
 
 /** Named points of a run where a test may inject a crash (never set in production). */

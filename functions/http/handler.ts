@@ -33,7 +33,10 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       const unexpected = !(error instanceof DomainError) ? error : error.code === 'internal_error' ? error.cause : undefined;
       if (unexpected !== undefined || !(error instanceof DomainError)) {
         logger.error('request failed', {
-          error: unexpected instanceof Error ? { name: unexpected.name, message: unexpected.message, stack: unexpected.stack } : String(unexpected),
+          error:
+            unexpected instanceof Error
+              ? { name: unexpected.name, message: unexpected.message, stack: unexpected.stack }
+              : String(unexpected),
         });
       } else if (error.code.startsWith('upstream_')) {
         logger.warn('upstream failed', { code: error.code });

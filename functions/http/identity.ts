@@ -39,11 +39,7 @@ export class FetchJwksFetcher {
  * from the pool id. Either way: `token_use` must be `access`, `client_id` this app client, `exp`
  * present, and the scope the API's authorizer requires.
  */
-export function createAccessTokenVerifier(options: {
-  userPoolId: string;
-  clientId: string;
-  issuer?: string;
-}): AccessTokenVerifier {
+export function createAccessTokenVerifier(options: { userPoolId: string; clientId: string; issuer?: string }): AccessTokenVerifier {
   if (options.issuer) {
     const verifier = JwtVerifier.create(
       {

@@ -130,9 +130,7 @@ export class OnbehalfFunction extends Construct {
 
   /** Allows reading this one secret's value and passes its ARN (never its value) as `envName`. */
   grantSecret(secret: ISecret, envName: SecretEnvName): void {
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }),
-    );
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }));
     secret.encryptionKey?.grantDecrypt(this.role);
     this.function.addEnvironment(envName, secret.secretArn);
   }

@@ -179,10 +179,15 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
       } catch (error) {
         const type = error instanceof CognitoError ? error.type : 'InternalErrorException';
         const message = error instanceof CognitoError ? error.message : 'Internal error';
-        sendJson(res, 400, { __type: type, message }, {
-          'content-type': 'application/x-amz-json-1.1',
-          'x-amzn-errortype': type,
-        });
+        sendJson(
+          res,
+          400,
+          { __type: type, message },
+          {
+            'content-type': 'application/x-amz-json-1.1',
+            'x-amzn-errortype': type,
+          },
+        );
       }
     })();
   });

@@ -37,11 +37,7 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
  * waits until it answers and creates the table when missing. `dataDir` keeps the data across
  * restarts; without it, the database lives in memory.
  */
-export async function startDynamoDb(options: {
-  port?: number;
-  dataDir?: string;
-  tableName: string;
-}): Promise<LocalService> {
+export async function startDynamoDb(options: { port?: number; dataDir?: string; tableName: string }): Promise<LocalService> {
   const port = options.port ?? (await freePort());
   let path: string | null = null;
   if (options.dataDir) {

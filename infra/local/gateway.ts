@@ -34,8 +34,7 @@ function sendError(res: ServerResponse, status: number, code: Parameters<typeof 
   send(res, status, JSON.stringify(errorBody(code, message)));
 }
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * The local stack's default verify URL: where the browser lands after consent when the client

@@ -101,7 +101,11 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     }
 
     const scalekit = useRemoteScalekit
-      ? { url: env.SCALEKIT_ENVIRONMENT_URL!.replace(/\/+$/, ''), clientId: env.SCALEKIT_CLIENT_ID!, clientSecret: env.SCALEKIT_CLIENT_SECRET! }
+      ? {
+          url: env.SCALEKIT_ENVIRONMENT_URL!.replace(/\/+$/, ''),
+          clientId: env.SCALEKIT_CLIENT_ID!,
+          clientSecret: env.SCALEKIT_CLIENT_SECRET!,
+        }
       : {
           ...track(
             await startScalekit({

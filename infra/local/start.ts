@@ -87,6 +87,8 @@ function keepDataForWorld(dataDir: string, world: World): void {
 
 main().catch((error: unknown) => {
   rmSync(stackFile, { force: true });
-  console.error(error instanceof WorldFileError ? error.message : `npm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(
+    error instanceof WorldFileError ? error.message : `npm start failed: ${error instanceof Error ? error.message : String(error)}`,
+  );
   process.exit(1);
 });

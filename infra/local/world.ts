@@ -50,10 +50,7 @@ export const worldSchema = z
     ),
   })
   .superRefine((world, ctx) => {
-    const asanaUsers = new Set([
-      ...world.people.map((p) => p.asanaGid),
-      ...(world.asanaOnly ?? []).map((p) => p.asanaGid),
-    ]);
+    const asanaUsers = new Set([...world.people.map((p) => p.asanaGid), ...(world.asanaOnly ?? []).map((p) => p.asanaGid)]);
     const projects = new Set(world.projects.map((p) => p.gid));
     world.projects.forEach((project, i) =>
       project.members.forEach((member, j) => {

@@ -233,9 +233,7 @@ export class ApiStack extends Stack {
   }
 
   private createAlarms(settings: Settings): void {
-    const action = settings.alarmTopicArn
-      ? new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', settings.alarmTopicArn))
-      : undefined;
+    const action = settings.alarmTopicArn ? new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', settings.alarmTopicArn)) : undefined;
     const alarm = (id: string, metric: IMetric, description: string) => {
       const created = new Alarm(this, id, {
         metric,
@@ -249,7 +247,11 @@ export class ApiStack extends Stack {
     };
     const period = Duration.minutes(5);
     for (const [name, fn] of Object.entries(this.functions)) {
-      alarm(`${idOf(name)}Errors`, fn.function.metricErrors({ period, statistic: 'Sum' }), `The ${name} function failed (errors in 5 minutes).`);
+      alarm(
+        `${idOf(name)}Errors`,
+        fn.function.metricErrors({ period, statistic: 'Sum' }),
+        `The ${name} function failed (errors in 5 minutes).`,
+      );
       alarm(`${idOf(name)}Throttles`, fn.function.metricThrottles({ period, statistic: 'Sum' }), `The ${name} function was throttled.`);
     }
     alarm('Api5xx', this.api.metricServerError({ period, statistic: 'Sum' }), 'The API answered 5xx.');

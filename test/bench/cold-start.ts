@@ -92,7 +92,9 @@ export const coldStart: Scenario = {
       deployed = await synthesizeBundles(join(outdir, 'cdk.out'));
       bench.log(`  synthesized the deployed bundles in ${Date.now() - synthStarted} ms`);
     } catch (error) {
-      notes.push(`synthesizeBundles failed (${(error as Error).message.split('\n')[0]}); timed esbuild builds with the construct's options instead`);
+      notes.push(
+        `synthesizeBundles failed (${(error as Error).message.split('\n')[0]}); timed esbuild builds with the construct's options instead`,
+      );
     }
     const results: {
       name: string;
@@ -121,7 +123,12 @@ export const coldStart: Scenario = {
         for (let i = 0; i < samples; i++) {
           // Interleaved, so a noisy moment hits all three alike.
           bundled.push(await timeInFreshProcess(['-e', REQUIRE_TIMING(file)], withoutNodeOptions));
-          withMaps.push(await timeInFreshProcess(['-e', REQUIRE_TIMING(file)], { ...withoutNodeOptions, NODE_OPTIONS: deployedNodeOptions ?? '--enable-source-maps' }));
+          withMaps.push(
+            await timeInFreshProcess(['-e', REQUIRE_TIMING(file)], {
+              ...withoutNodeOptions,
+              NODE_OPTIONS: deployedNodeOptions ?? '--enable-source-maps',
+            }),
+          );
           unbundled.push(await timeInFreshProcess(['--import', 'tsx', '--input-type=module', '-e', IMPORT_TIMING(entry)], env));
         }
         results.push({
@@ -153,7 +160,10 @@ export const coldStart: Scenario = {
         {
           label: `${r.name}: bundle size`,
           value: kb(r.bytes),
-          unit: `(+ ${kb(r.mapBytes)} map); largest: ${r.largestPackages.slice(0, 3).map(([pkg, bytes]) => `${pkg} ${kb(bytes)}`).join(', ')}`,
+          unit: `(+ ${kb(r.mapBytes)} map); largest: ${r.largestPackages
+            .slice(0, 3)
+            .map(([pkg, bytes]) => `${pkg} ${kb(bytes)}`)
+            .join(', ')}`,
         },
         {
           label: `${r.name}: module init bundled / unbundled`,
@@ -161,7 +171,14 @@ export const coldStart: Scenario = {
           unit: `ms (${round(r.unbundledMs / r.bundledMs, 2)}×); with --enable-source-maps ${round(r.withSourceMapsMs)} ms`,
         },
       ]),
-      details: { functions: results.map((r) => ({ ...r, bundledMs: round(r.bundledMs), withSourceMapsMs: round(r.withSourceMapsMs), unbundledMs: round(r.unbundledMs) })) },
+      details: {
+        functions: results.map((r) => ({
+          ...r,
+          bundledMs: round(r.bundledMs),
+          withSourceMapsMs: round(r.withSourceMapsMs),
+          unbundledMs: round(r.unbundledMs),
+        })),
+      },
       notes,
     };
   },

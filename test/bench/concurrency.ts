@@ -29,7 +29,9 @@ const LOADS = [10, 50] as const;
 export const CONCURRENCY_USERS = Array.from({ length: 50 }, (_, i) => `bench${String(i + 1).padStart(2, '0')}`);
 
 const conversationView = z.looseObject({
-  messages: z.array(z.looseObject({ role: z.string(), content: z.array(z.looseObject({ type: z.string(), content: z.unknown().optional() })) })),
+  messages: z.array(
+    z.looseObject({ role: z.string(), content: z.array(z.looseObject({ type: z.string(), content: z.unknown().optional() })) }),
+  ),
 });
 const conversationList = z.looseObject({ conversations: z.array(z.looseObject({ conversationId: z.string() })) });
 
@@ -66,17 +68,34 @@ export const concurrency: Scenario = {
     await setModelLatency(bench, 0);
     await setToolLatency(bench, 0);
 
-    const byLoad: Record<number, { throughput: number[]; latencies: number[]; cpu: number[]; javaCpu: number[]; errors: number; crossUser: number; turns: number }> = {};
+    const byLoad: Record<
+      number,
+      { throughput: number[]; latencies: number[]; cpu: number[]; javaCpu: number[]; errors: number; crossUser: number; turns: number }
+    > = {};
     for (const load of LOADS) {
-      const stats = { throughput: [] as number[], latencies: [] as number[], cpu: [] as number[], javaCpu: [] as number[], errors: 0, crossUser: 0, turns: 0 };
+      const stats = {
+        throughput: [] as number[],
+        latencies: [] as number[],
+        cpu: [] as number[],
+        javaCpu: [] as number[],
+        errors: 0,
+        crossUser: 0,
+        turns: 0,
+      };
       byLoad[load] = stats;
       for (let rep = 0; rep < repetitions; rep++) {
-        const sessions: Session[] = Array.from({ length: load }, (_, i) => ({ caller: users[i % users.length]!, tag: marker(`c${load}-${rep}-${i}`) }));
+        const sessions: Session[] = Array.from({ length: load }, (_, i) => ({
+          caller: users[i % users.length]!,
+          tag: marker(`c${load}-${rep}-${i}`),
+        }));
         for (const session of sessions) {
           await script(
             bench,
             session.tag,
-            Array.from({ length: turnsPerUser }, (_, k) => [toolTurn([{ name: 'asana_me_get', input: {} }]), textTurn(`Reply ${k + 1} for ${session.caller.username}.`)]).flat(),
+            Array.from({ length: turnsPerUser }, (_, k) => [
+              toolTurn([{ name: 'asana_me_get', input: {} }]),
+              textTurn(`Reply ${k + 1} for ${session.caller.username}.`),
+            ]).flat(),
           );
         }
         const since = await executionCursor(bench);
@@ -120,15 +139,36 @@ export const concurrency: Scenario = {
       figures: LOADS.flatMap((load) => {
         const s = byLoad[load]!;
         return [
-          { label: `${load} users: throughput (median of runs)`, value: round(median(s.throughput), 1), unit: `turns/s (CPU busy: this process ${round(median(s.cpu), 2)} cores, DynamoDB Local ${s.javaCpu.length ? round(median(s.javaCpu), 2) : 'n/a'})` },
-          { label: `${load} users: turn latency p50 / p95`, value: `${round(median(s.latencies))} / ${round(percentile(s.latencies, 95))}`, unit: 'ms' },
+          {
+            label: `${load} users: throughput (median of runs)`,
+            value: round(median(s.throughput), 1),
+            unit: `turns/s (CPU busy: this process ${round(median(s.cpu), 2)} cores, DynamoDB Local ${s.javaCpu.length ? round(median(s.javaCpu), 2) : 'n/a'})`,
+          },
+          {
+            label: `${load} users: turn latency p50 / p95`,
+            value: `${round(median(s.latencies))} / ${round(percentile(s.latencies, 95))}`,
+            unit: 'ms',
+          },
           { label: `${load} users: errors / cross-user findings`, value: `${s.errors} / ${s.crossUser}`, unit: `(of ${s.turns} turns)` },
         ];
       }),
       details: Object.fromEntries(
         LOADS.map((load) => {
           const s = byLoad[load]!;
-          return [load, { cpuCores: s.cpu.map((c) => round(c, 2)), dynamodbLocalCpuCores: s.javaCpu.map((c) => round(c, 2)), throughput: s.throughput.map((t) => round(t, 2)), p50: round(median(s.latencies)), p95: round(percentile(s.latencies, 95)), max: round(Math.max(...s.latencies)), errors: s.errors, crossUser: s.crossUser, turns: s.turns }];
+          return [
+            load,
+            {
+              cpuCores: s.cpu.map((c) => round(c, 2)),
+              dynamodbLocalCpuCores: s.javaCpu.map((c) => round(c, 2)),
+              throughput: s.throughput.map((t) => round(t, 2)),
+              p50: round(median(s.latencies)),
+              p95: round(percentile(s.latencies, 95)),
+              max: round(Math.max(...s.latencies)),
+              errors: s.errors,
+              crossUser: s.crossUser,
+              turns: s.turns,
+            },
+          ];
         }),
       ),
       notes,
@@ -164,7 +204,8 @@ async function crossUserFindings(bench: Bench, sessions: readonly Session[], sin
   }
   // Every tool ran under the identity of a user of this batch, as many times as that user asked.
   const expected = new Map<string, number>();
-  for (const session of sessions) if (session.conversationId) expected.set(session.caller.sub, (expected.get(session.caller.sub) ?? 0) + turnsPerUser);
+  for (const session of sessions)
+    if (session.conversationId) expected.set(session.caller.sub, (expected.get(session.caller.sub) ?? 0) + turnsPerUser);
   const seen = new Map<string, number>();
   for (const execution of await executions(bench, since)) seen.set(execution.identifier, (seen.get(execution.identifier) ?? 0) + 1);
   for (const [identifier, count] of seen) if (expected.get(identifier) !== count) findings++;

@@ -104,11 +104,29 @@ export const growth: Scenario = {
     };
     const figures = LENGTHS.map((length) => ({ length, ...at(length) }));
     return {
-      settings: { lengths: LENGTHS, repetitions, bytesPerStoredMessage: Buffer.byteLength(FILLER) + 20, historyTokenBudget: 100_000, model: 'planner ("List my open tasks")' },
+      settings: {
+        lengths: LENGTHS,
+        repetitions,
+        bytesPerStoredMessage: Buffer.byteLength(FILLER) + 20,
+        historyTokenBudget: 100_000,
+        model: 'planner ("List my open tasks")',
+      },
       figures: figures.flatMap((f) => [
-        { label: `${f.length} msgs: wall time of one more turn`, value: f.wallMs, unit: `ms (model stand-in ${f.modelMs} ms, DynamoDB ${f.dynamodbMs} ms)` },
-        { label: `${f.length} msgs: DynamoDB writes / bytes written`, value: f.writes === null ? null : `${f.writes} / ${f.bytesWritten}`, unit: 'requests / B' },
-        { label: `${f.length} msgs: DynamoDB reads / items read`, value: f.readRequests === null ? null : `${f.readRequests} / ${f.itemsRead}`, unit: `requests / items (${f.bytesRead ?? 'n/a'} B)` },
+        {
+          label: `${f.length} msgs: wall time of one more turn`,
+          value: f.wallMs,
+          unit: `ms (model stand-in ${f.modelMs} ms, DynamoDB ${f.dynamodbMs} ms)`,
+        },
+        {
+          label: `${f.length} msgs: DynamoDB writes / bytes written`,
+          value: f.writes === null ? null : `${f.writes} / ${f.bytesWritten}`,
+          unit: 'requests / B',
+        },
+        {
+          label: `${f.length} msgs: DynamoDB reads / items read`,
+          value: f.readRequests === null ? null : `${f.readRequests} / ${f.itemsRead}`,
+          unit: `requests / items (${f.bytesRead ?? 'n/a'} B)`,
+        },
       ]),
       details: { byLength: figures, buildMs },
       notes: bench.inProcess ? [] : ['DynamoDB counts need the handlers in this process (not with --reuse): only times are reported.'],

@@ -156,9 +156,10 @@ export async function turn(
   expect: { reply?: string; tools?: number } = {},
   apiUrl?: string,
 ): Promise<ApiReply & { outcome: RunOutcome }> {
-  const reply = id === undefined
-    ? await call(bench, caller, 'POST', '/conversations', { message }, apiUrl)
-    : await call(bench, caller, 'POST', `/conversations/${id}/messages`, { message }, apiUrl);
+  const reply =
+    id === undefined
+      ? await call(bench, caller, 'POST', '/conversations', { message }, apiUrl)
+      : await call(bench, caller, 'POST', `/conversations/${id}/messages`, { message }, apiUrl);
   if (reply.status !== 200 && reply.status !== 201) {
     throw new Error(`turn failed: ${reply.status} ${JSON.stringify(reply.body)}`);
   }
@@ -204,17 +205,34 @@ export const toolTurn = (uses: readonly ScriptedToolUse[], preamble = 'Let me lo
   type: 'message',
   content: [
     { type: 'text', text: preamble },
-    ...uses.map((use) => ({ type: 'tool_use', id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 22)}`, name: use.name, input: use.input })),
+    ...uses.map((use) => ({
+      type: 'tool_use',
+      id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 22)}`,
+      name: use.name,
+      input: use.input,
+    })),
   ],
   stop_reason: 'tool_use',
 });
 
 /** A scripted final answer. */
-export const textTurn = (text: string) => ({ role: 'assistant', type: 'message', content: [{ type: 'text', text }], stop_reason: 'end_turn' });
+export const textTurn = (text: string) => ({
+  role: 'assistant',
+  type: 'message',
+  content: [{ type: 'text', text }],
+  stop_reason: 'end_turn',
+});
 
 const executionSchema = z.object({
   executions: z.array(
-    z.looseObject({ seq: z.number(), toolName: z.string(), identifier: z.string(), startedAt: z.string(), finishedAt: z.string(), outcome: z.string() }),
+    z.looseObject({
+      seq: z.number(),
+      toolName: z.string(),
+      identifier: z.string(),
+      startedAt: z.string(),
+      finishedAt: z.string(),
+      outcome: z.string(),
+    }),
   ),
 });
 export type Execution = z.infer<typeof executionSchema>['executions'][number];

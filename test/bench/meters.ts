@@ -194,7 +194,11 @@ export class DynamoMeter {
   }
 
   snapshot(): DynamoTally {
-    return { ...this.tally, byOperation: { ...this.tally.byOperation }, bytesWrittenByOperation: { ...this.tally.bytesWrittenByOperation } };
+    return {
+      ...this.tally,
+      byOperation: { ...this.tally.byOperation },
+      bytesWrittenByOperation: { ...this.tally.bytesWrittenByOperation },
+    };
   }
 }
 
@@ -216,7 +220,10 @@ export class RpcMeter {
       const request = session.request.bind(session);
       session.request = (headers, options) => {
         const stream = request(headers, options);
-        const method = String(headers?.[':path'] ?? '?').split('/').at(-1) ?? '?';
+        const method =
+          String(headers?.[':path'] ?? '?')
+            .split('/')
+            .at(-1) ?? '?';
         meter.count(authority, method);
         stream.once('close', meter.timeline.begin('scalekit'));
         return stream;

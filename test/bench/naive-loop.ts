@@ -67,7 +67,10 @@ async function naiveTurn(deps: NaiveLoopDeps, sub: string, id: string, text: str
     messages.push({ role: 'user', content: results });
   }
   await deps.db.send(
-    new PutCommand({ TableName: deps.tableName, Item: { ...key, messages: JSON.stringify(messages), updatedAt: new Date().toISOString() } }),
+    new PutCommand({
+      TableName: deps.tableName,
+      Item: { ...key, messages: JSON.stringify(messages), updatedAt: new Date().toISOString() },
+    }),
   );
   const first = last?.content[0];
   const reply = first?.type === 'text' && typeof first.text === 'string' ? first.text : null;

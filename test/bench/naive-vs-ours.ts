@@ -48,7 +48,12 @@ export const naiveVsOurs: Scenario = {
           db: naiveDb,
           tableName: bench.facts.tableName,
           model: new AnthropicChatModel(
-            { apiKey: bench.functionEnv.ANTHROPIC_API_KEY ?? 'local-stand-in-key', baseURL: bench.facts.modelUrl, maxRetries: 0, timeoutMs: 20_000 },
+            {
+              apiKey: bench.functionEnv.ANTHROPIC_API_KEY ?? 'local-stand-in-key',
+              baseURL: bench.facts.modelUrl,
+              maxRetries: 0,
+              timeoutMs: 20_000,
+            },
             'claude-sonnet-4-6',
             4096,
           ),
@@ -81,7 +86,14 @@ export const naiveVsOurs: Scenario = {
       let id: string | undefined;
       for (let t = 0; t < turns; t++) {
         const turnBefore = meter?.snapshot();
-        const reply = await turn(bench, caller, id, t === 0 ? `${tag} question 1` : `question ${t + 1}`, { reply: `Answer ${t + 1}.`, tools: kind === 'ours' ? 3 : undefined }, apiUrl);
+        const reply = await turn(
+          bench,
+          caller,
+          id,
+          t === 0 ? `${tag} question 1` : `question ${t + 1}`,
+          { reply: `Answer ${t + 1}.`, tools: kind === 'ours' ? 3 : undefined },
+          apiUrl,
+        );
         id = reply.outcome.conversationId;
         turnMs.push(reply.ms);
         const turnAfter = meter?.snapshot();
@@ -94,7 +106,8 @@ export const naiveVsOurs: Scenario = {
         dynamo: before && after ? diffTally(after, before) : undefined,
         bytesPerTurn: meter ? bytesPerTurn : undefined,
         // Our handlers' RPCs are seen only in process; the naive loop always runs here.
-        rpcs: kind === 'naive' || bench.inProcess ? diffCounts(bench.rpc.snapshot(bench.facts.scalekit.environmentUrl), rpcBefore) : undefined,
+        rpcs:
+          kind === 'naive' || bench.inProcess ? diffCounts(bench.rpc.snapshot(bench.facts.scalekit.environmentUrl), rpcBefore) : undefined,
       };
     };
 
@@ -155,17 +168,42 @@ export const naiveVsOurs: Scenario = {
     }
     const longRatio = longOurs?.dynamo && longNaive?.dynamo ? round(longNaive.dynamo.bytesWritten / longOurs.dynamo.bytesWritten, 2) : null;
     return {
-      settings: { modelLatencyMs: MODEL_MS, toolLatencyMs: TOOL_MS, toolCallsPerTurn: 3, turnsPerConversation: turns, repetitions, order: 'alternating', longConversationTurns: longTurns, longConversationLatencyMs: 0 },
+      settings: {
+        modelLatencyMs: MODEL_MS,
+        toolLatencyMs: TOOL_MS,
+        toolCallsPerTurn: 3,
+        turnsPerConversation: turns,
+        repetitions,
+        order: 'alternating',
+        longConversationTurns: longTurns,
+        longConversationLatencyMs: 0,
+      },
       figures: [
         { label: 'ours: wall time per turn (median)', value: round(perTurnMs(ours)), unit: 'ms' },
         { label: 'naive: wall time per turn (median)', value: round(perTurnMs(naive)), unit: 'ms' },
-        { label: 'Scalekit RPCs per turn, ours / naive', value: `${rpcsPerTurn(ours)} / ${rpcsPerTurn(naive)}`, unit: '(naive lists tools before each model call, ours once per request)' },
+        {
+          label: 'Scalekit RPCs per turn, ours / naive',
+          value: `${rpcsPerTurn(ours)} / ${rpcsPerTurn(naive)}`,
+          unit: '(naive lists tools before each model call, ours once per request)',
+        },
         { label: 'end-to-end time, naive / ours', value: round(median(timeRatios), 2), unit: `× (${turns}-turn conversation)` },
         { label: 'ours: DynamoDB bytes written per conversation', value: ourBytes.length ? median(ourBytes) : null, unit: 'B' },
         { label: 'naive: DynamoDB bytes written per conversation', value: naiveBytes.length ? median(naiveBytes) : null, unit: 'B' },
-        { label: 'DynamoDB bytes written, naive / ours', value: byteRatios.length ? round(median(byteRatios), 2) : null, unit: `× (${turns} turns)` },
-        { label: `bytes written by turn ${turns}, ours / naive`, value: `${lastTurnBytes(ours) ?? 'n/a'} / ${lastTurnBytes(naive) ?? 'n/a'}`, unit: 'B' },
-        { label: `${longTurns}-turn conversation: bytes written, naive / ours`, value: longRatio, unit: `× (turn ${longTurns} alone: ${longBytes.ours?.at(-1) ?? 'n/a'} B ours, ${longBytes.naive?.at(-1) ?? 'n/a'} B naive)` },
+        {
+          label: 'DynamoDB bytes written, naive / ours',
+          value: byteRatios.length ? round(median(byteRatios), 2) : null,
+          unit: `× (${turns} turns)`,
+        },
+        {
+          label: `bytes written by turn ${turns}, ours / naive`,
+          value: `${lastTurnBytes(ours) ?? 'n/a'} / ${lastTurnBytes(naive) ?? 'n/a'}`,
+          unit: 'B',
+        },
+        {
+          label: `${longTurns}-turn conversation: bytes written, naive / ours`,
+          value: longRatio,
+          unit: `× (turn ${longTurns} alone: ${longBytes.ours?.at(-1) ?? 'n/a'} B ours, ${longBytes.naive?.at(-1) ?? 'n/a'} B naive)`,
+        },
         {
           label: 'naive writes more than ours from turn / in total from turn',
           value: longBytes.ours && longBytes.naive ? `${perTurnCrossover ?? `>${longTurns}`} / ${totalCrossover ?? `>${longTurns}`}` : null,
@@ -173,13 +211,32 @@ export const naiveVsOurs: Scenario = {
         },
       ],
       details: {
-        longConversation: { turns: longTurns, oursBytesPerTurn: longBytes.ours, naiveBytesPerTurn: longBytes.naive, oursByOperation: longOurs?.dynamo?.bytesWrittenByOperation },
+        longConversation: {
+          turns: longTurns,
+          oursBytesPerTurn: longBytes.ours,
+          naiveBytesPerTurn: longBytes.naive,
+          oursByOperation: longOurs?.dynamo?.bytesWrittenByOperation,
+        },
         timeRatios: timeRatios.map((ratio) => round(ratio, 3)),
         byteRatios: byteRatios.map((ratio) => round(ratio, 3)),
-        ours: ours.map((run) => ({ wallMs: round(run.wallMs), turnMs: run.turnMs.map((ms) => round(ms)), bytesPerTurn: run.bytesPerTurn, dynamoRequests: run.dynamo?.requests, scalekitRpcs: run.rpcs })),
-        naive: naive.map((run) => ({ wallMs: round(run.wallMs), turnMs: run.turnMs.map((ms) => round(ms)), bytesPerTurn: run.bytesPerTurn, dynamoRequests: run.dynamo?.requests, scalekitRpcs: run.rpcs })),
+        ours: ours.map((run) => ({
+          wallMs: round(run.wallMs),
+          turnMs: run.turnMs.map((ms) => round(ms)),
+          bytesPerTurn: run.bytesPerTurn,
+          dynamoRequests: run.dynamo?.requests,
+          scalekitRpcs: run.rpcs,
+        })),
+        naive: naive.map((run) => ({
+          wallMs: round(run.wallMs),
+          turnMs: run.turnMs.map((ms) => round(ms)),
+          bytesPerTurn: run.bytesPerTurn,
+          dynamoRequests: run.dynamo?.requests,
+          scalekitRpcs: run.rpcs,
+        })),
       },
-      notes: bench.inProcess ? [] : ["Our DynamoDB bytes need the handlers in this process (not with --reuse); the naive loop's are still counted."],
+      notes: bench.inProcess
+        ? []
+        : ["Our DynamoDB bytes need the handlers in this process (not with --reuse); the naive loop's are still counted."],
     };
   },
 };

@@ -16,7 +16,10 @@ export function perTurn(costs: readonly Cost[]) {
   const rpcs = costs.map((cost) => cost.rpcs).filter((counts) => counts !== undefined);
   return {
     wallMs: median(costs.map((cost) => cost.time.wallMs)),
-    p95Ms: percentile(costs.map((cost) => cost.time.wallMs), 95),
+    p95Ms: percentile(
+      costs.map((cost) => cost.time.wallMs),
+      95,
+    ),
     modelMs: median(costs.map((cost) => cost.time.modelMs)),
     scalekitMs: median(costs.map((cost) => cost.time.scalekitMs)),
     dynamodbMs: median(costs.map((cost) => cost.time.dynamodbMs)),
@@ -55,7 +58,10 @@ export const orchestration: Scenario = {
       let id: string | undefined;
       for (let t = 0; t < turns; t++) {
         const done = measure(bench);
-        const reply = await turn(bench, caller, id, t === 0 ? `${tag} question 1` : `question ${t + 1}`, { reply: `Answer ${t + 1}.`, tools: 3 });
+        const reply = await turn(bench, caller, id, t === 0 ? `${tag} question 1` : `question ${t + 1}`, {
+          reply: `Answer ${t + 1}.`,
+          tools: 3,
+        });
         id = reply.outcome.conversationId;
         (t === 0 ? firstTurns : laterTurns).push(done(reply));
       }
@@ -63,7 +69,14 @@ export const orchestration: Scenario = {
     const later = perTurn(laterTurns);
     const first = perTurn(firstTurns);
     return {
-      settings: { turnsPerConversation: turns, repetitions, toolCallsPerTurn: 3, modelLatencyMs: 0, toolLatencyMs: 0, user: BENCH_USER_SOLO },
+      settings: {
+        turnsPerConversation: turns,
+        repetitions,
+        toolCallsPerTurn: 3,
+        modelLatencyMs: 0,
+        toolLatencyMs: 0,
+        user: BENCH_USER_SOLO,
+      },
       figures: [
         { label: 'wall time per turn (median)', value: round(later.wallMs), unit: 'ms' },
         { label: 'wall time per turn (p95)', value: round(later.p95Ms), unit: 'ms' },
@@ -72,7 +85,11 @@ export const orchestration: Scenario = {
         { label: '  of which waiting on DynamoDB', value: round(later.dynamodbMs), unit: 'ms' },
         { label: '  of which nothing in flight (ours, gateway, JWT)', value: round(later.otherMs), unit: 'ms' },
         { label: 'DynamoDB requests per turn', value: later.dynamoRequests, unit: formatMethods(later.dynamoByOperation) },
-        { label: 'DynamoDB bytes written per turn', value: later.bytesWritten === null ? null : Math.round(later.bytesWritten), unit: `B ${formatMethods(later.bytesWrittenByOperation)}`.trim() },
+        {
+          label: 'DynamoDB bytes written per turn',
+          value: later.bytesWritten === null ? null : Math.round(later.bytesWritten),
+          unit: `B ${formatMethods(later.bytesWrittenByOperation)}`.trim(),
+        },
         { label: 'Scalekit RPCs per turn', value: later.scalekitRpcs, unit: formatMethods(later.scalekitByMethod) },
         { label: 'first turn (new conversation)', value: round(first.wallMs), unit: 'ms' },
       ],

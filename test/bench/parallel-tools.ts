@@ -58,8 +58,16 @@ export const parallelTools: Scenario = {
     return {
       settings: { toolLatencyMs: TOOL_MS, modelLatencyMs: 0, repetitions, sizes: SIZES },
       figures: SIZES.flatMap((n) => [
-        { label: `${n} call${n > 1 ? 's' : ''}: turn wall time`, value: round(wallOf(n)), unit: `ms (${round(wallOf(n) / wallOf(1), 2)}× the 1-call turn; sequential would be ≈${n}×)` },
-        { label: `${n} call${n > 1 ? 's' : ''}: tool phase (first start → last finish)`, value: round(phaseOf(n)), unit: `ms (${round(phaseOf(n) / phaseOf(1), 2)}×)` },
+        {
+          label: `${n} call${n > 1 ? 's' : ''}: turn wall time`,
+          value: round(wallOf(n)),
+          unit: `ms (${round(wallOf(n) / wallOf(1), 2)}× the 1-call turn; sequential would be ≈${n}×)`,
+        },
+        {
+          label: `${n} call${n > 1 ? 's' : ''}: tool phase (first start → last finish)`,
+          value: round(phaseOf(n)),
+          unit: `ms (${round(phaseOf(n) / phaseOf(1), 2)}×)`,
+        },
       ]),
       details: {
         wallMs: Object.fromEntries(SIZES.map((n) => [n, wall.get(n)!.map((ms) => round(ms))])),

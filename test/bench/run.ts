@@ -49,7 +49,14 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { quick: false, only: undefined, reuse: false, stackFile: join(ROOT, '.onbehalf', 'stack.json'), out: undefined, markdown: false };
+  const options: Options = {
+    quick: false,
+    only: undefined,
+    reuse: false,
+    stackFile: join(ROOT, '.onbehalf', 'stack.json'),
+    out: undefined,
+    markdown: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') options.quick = true;
@@ -59,9 +66,11 @@ function parseOptions(argv: readonly string[]): Options {
     else if (arg === '--stack-file') {
       options.reuse = true;
       options.stackFile = argv[++i] ?? options.stackFile;
-    }
-    else if (arg === '--only') {
-      const wanted = (argv[++i] ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+    } else if (arg === '--only') {
+      const wanted = (argv[++i] ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
       options.only = wanted.map((name) => {
         const found = SCENARIOS.find((scenario) => scenario.id === name || String(scenario.number) === name);
         if (!found) throw new Error(`unknown scenario "${name}"; one of ${SCENARIOS.map((s) => `${s.number}/${s.id}`).join(', ')}`);
@@ -69,7 +78,12 @@ function parseOptions(argv: readonly string[]): Options {
       });
     } else if (arg === '--help' || arg === '-h') {
       const source = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-      console.log(source.slice(source.indexOf('/**') + 3, source.indexOf('*/')).replace(/^ \* ?/gm, '').trim());
+      console.log(
+        source
+          .slice(source.indexOf('/**') + 3, source.indexOf('*/'))
+          .replace(/^ \* ?/gm, '')
+          .trim(),
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (see --help)`);
   }
@@ -164,7 +178,9 @@ function printMarkdown(): void {
   const rows = Object.values(results.scenarios)
     .sort((a, b) => a.number - b.number)
     .flatMap((scenario) => figureRows(`${scenario.number}. ${scenario.title}`, scenario.figures));
-  console.log(`Measured ${results.generatedAt} on ${results.machine.nproc} × ${results.machine.cpuModel}, ${results.machine.memory} RAM, Node ${results.machine.node}.\n`);
+  console.log(
+    `Measured ${results.generatedAt} on ${results.machine.nproc} × ${results.machine.cpuModel}, ${results.machine.memory} RAM, Node ${results.machine.node}.\n`,
+  );
   console.log(markdownTable(['scenario', 'figure', 'value', 'unit / how'], rows));
 }
 
@@ -258,7 +274,9 @@ async function main(): Promise<void> {
         const result = await scenario.run(bench);
         const seconds = round((Date.now() - scenarioStarted) / 1000, 1);
         results[scenario.id] = { number: scenario.number, title: scenario.title, seconds, ...result };
-        console.log(`\n${textTable(['scenario', 'figure', 'value', 'unit / how'], figureRows(`${scenario.number}. ${scenario.id}`, result.figures))}\n`);
+        console.log(
+          `\n${textTable(['scenario', 'figure', 'value', 'unit / how'], figureRows(`${scenario.number}. ${scenario.id}`, result.figures))}\n`,
+        );
         for (const note of result.notes) log(`  note: ${note}`);
         log(`  done in ${seconds} s`);
       } catch (error) {

@@ -47,7 +47,15 @@ export const statusCheck: Scenario = {
   number: 7,
   title: 'Connection-status check at scale (1,000 and 10,000 accounts, cold and warm)',
   async run(bench: Bench) {
-    const plan: [number, number][] = bench.quick ? [[1000, 1], [10_000, 1]] : [[1000, 5], [10_000, 3]];
+    const plan: [number, number][] = bench.quick
+      ? [
+          [1000, 1],
+          [10_000, 1],
+        ]
+      : [
+          [1000, 5],
+          [10_000, 3],
+        ];
     const db = createDocumentClient({ region: bench.facts.cognito.region, endpoint: bench.facts.dynamodbUrl });
     const meter = new DynamoMeter(db, bench.timeline);
     const store = new DynamoConnectionStore(db, bench.facts.tableName);
@@ -84,7 +92,8 @@ export const statusCheck: Scenario = {
               const ended = performance.now();
               const javaAfter = javaChildCpuSeconds();
               return {
-                javaCores: javaBefore !== undefined && javaAfter !== undefined ? ((javaAfter - javaBefore) * 1000) / (ended - started) : undefined,
+                javaCores:
+                  javaBefore !== undefined && javaAfter !== undefined ? ((javaAfter - javaBefore) * 1000) / (ended - started) : undefined,
                 ms: ended - started,
                 time: splitTime(bench.timeline, started, ended),
                 summary,
@@ -161,7 +170,9 @@ export const statusCheck: Scenario = {
         },
       ],
       details: { bySize: table },
-      notes: ["Runs the use case with the production adapters against an emulator of the scenario's own (seedAccounts in process) and the stack's DynamoDB Local."],
+      notes: [
+        "Runs the use case with the production adapters against an emulator of the scenario's own (seedAccounts in process) and the stack's DynamoDB Local.",
+      ],
     };
   },
 };

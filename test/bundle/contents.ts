@@ -127,13 +127,22 @@ export function contentsOf(file: string, projectRoot: string): BundleContents {
 }
 
 /** Package names reachable from `roots` through the lock file's dependency edges (any version, any nesting). */
-export function packageClosure(lock: { packages: Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }> }, roots: Iterable<string>): Set<string> {
+export function packageClosure(
+  lock: {
+    packages: Record<
+      string,
+      { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }
+    >;
+  },
+  roots: Iterable<string>,
+): Set<string> {
   const edges = new Map<string, Set<string>>();
   for (const [path, entry] of Object.entries(lock.packages)) {
     const name = path === '' ? undefined : packageOf(`${path}/x`)?.[0];
     if (!name) continue;
     const targets = edges.get(name) ?? new Set<string>();
-    for (const dependency of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies })) targets.add(dependency);
+    for (const dependency of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies }))
+      targets.add(dependency);
     edges.set(name, targets);
   }
   const seen = new Set<string>();

@@ -31,8 +31,13 @@ afterAll(async () => {
   raw.destroy();
 });
 
-const call = (method: string, path: string, body?: unknown, as = token, at = gateway) => api(method, path, { token: as, body, apiUrl: at.url });
-const createUse = (name: string) => ({ id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 20)}`, name: 'asana_task_create', input: { name, projects: website.gid, workspace_gid: world.workspace.gid } });
+const call = (method: string, path: string, body?: unknown, as = token, at = gateway) =>
+  api(method, path, { token: as, body, apiUrl: at.url });
+const createUse = (name: string) => ({
+  id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+  name: 'asana_task_create',
+  input: { name, projects: website.gid, workspace_gid: world.workspace.gid },
+});
 const created = async (since: number) =>
   (await executions(since)).filter((execution) => execution.identifier === subs[USER] && execution.toolName === 'asana_task_create');
 
@@ -47,22 +52,37 @@ describe('tool policy: confirm', () => {
     const paused = await call('POST', '/conversations', { message: `${tag} create it` });
     // Assess
     expect(paused.status).toBe(201);
-    expect(paused.body).toMatchObject({ status: 'awaiting_approval', reply: null, toolCalls: [], pendingApprovals: [{ toolUseId: use.id, name: use.name, input: use.input }] });
+    expect(paused.body).toMatchObject({
+      status: 'awaiting_approval',
+      reply: null,
+      toolCalls: [],
+      pendingApprovals: [{ toolUseId: use.id, name: use.name, input: use.input }],
+    });
     expect(await created(since)).toHaveLength(0);
     const id = paused.body.conversationId;
     expect((await call('POST', `/conversations/${id}/messages`, { message: 'hurry' })).body.error.code).toBe('approval_pending');
     expect((await call('POST', `/conversations/${id}/resume`, {})).status).toBe(409);
     const done = await call('POST', `/conversations/${id}/approvals`, { toolUseId: use.id, decision: 'approve' });
     expect(done.status).toBe(200);
-    expect(done.body).toMatchObject({ status: 'completed', reply: 'Created.', toolCalls: [expect.objectContaining({ toolUseId: use.id, outcome: 'succeeded' })] });
+    expect(done.body).toMatchObject({
+      status: 'completed',
+      reply: 'Created.',
+      toolCalls: [expect.objectContaining({ toolUseId: use.id, outcome: 'succeeded' })],
+    });
     expect(await created(since)).toHaveLength(1);
     const replay = await call('POST', `/conversations/${id}/approvals`, { toolUseId: use.id, decision: 'approve' });
     expect(replay.status).toBe(409);
     expect(replay.body.error.code).toBe('approval_mismatch');
     expect(await created(since)).toHaveLength(1);
     // The audit: who decided, on exactly which input.
-    const record = await db.send(new GetCommand({ TableName: stack.tableName, Key: { pk: `USER#${subs[USER]}`, sk: `TOOL#${id}#${use.id}` } }));
-    expect(record.Item?.decision).toMatchObject({ decision: 'approve', by: subs[USER], inputHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const record = await db.send(
+      new GetCommand({ TableName: stack.tableName, Key: { pk: `USER#${subs[USER]}`, sk: `TOOL#${id}#${use.id}` } }),
+    );
+    expect(record.Item?.decision).toMatchObject({
+      decision: 'approve',
+      by: subs[USER],
+      inputHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect(record.Item?.inputHash).toBe(record.Item?.decision.inputHash);
     expect(record.Item?.outcome).toBe('succeeded');
   });
@@ -77,7 +97,12 @@ describe('tool policy: confirm', () => {
     expect(done.body).toMatchObject({ status: 'completed', toolCalls: [expect.objectContaining({ outcome: 'denied', durationMs: 0 })] });
     expect(await created(since)).toHaveLength(0);
     const stored = await call('GET', `/conversations/${paused.body.conversationId}`);
-    expect(stored.body.messages[2].content[0]).toMatchObject({ type: 'tool_result', tool_use_id: use.id, is_error: true, content: expect.stringContaining('declined') });
+    expect(stored.body.messages[2].content[0]).toMatchObject({
+      type: 'tool_result',
+      tool_use_id: use.id,
+      is_error: true,
+      content: expect.stringContaining('declined'),
+    });
   });
 
   it('decides several pending calls one by one, then continues in the same request', async () => {
@@ -91,10 +116,14 @@ describe('tool policy: confirm', () => {
     const id = paused.body.conversationId;
     const one = await call('POST', `/conversations/${id}/approvals`, { toolUseId: second.id, decision: 'deny' });
     expect(one.body).toMatchObject({ status: 'awaiting_approval', pendingApprovals: [expect.objectContaining({ toolUseId: first.id })] });
-    expect((await call('POST', `/conversations/${id}/approvals`, { toolUseId: 'toolu_unknown', decision: 'approve' })).body.error.code).toBe('approval_mismatch');
+    expect(
+      (await call('POST', `/conversations/${id}/approvals`, { toolUseId: 'toolu_unknown', decision: 'approve' })).body.error.code,
+    ).toBe('approval_mismatch');
     const two = await call('POST', `/conversations/${id}/approvals`, { toolUseId: first.id, decision: 'approve' });
     expect(two.body.status).toBe('completed');
-    const outcomes = Object.fromEntries(two.body.toolCalls.map((toolCall: { toolUseId: string; outcome: string }) => [toolCall.toolUseId, toolCall.outcome]));
+    const outcomes = Object.fromEntries(
+      two.body.toolCalls.map((toolCall: { toolUseId: string; outcome: string }) => [toolCall.toolUseId, toolCall.outcome]),
+    );
     expect(outcomes[first.id]).toBe('succeeded');
     expect(outcomes[second.id]).toBe('denied');
     expect(await created(since)).toHaveLength(1);
@@ -106,7 +135,12 @@ describe('tool policy: confirm', () => {
     await script(tag, [toolTurn(use), textTurn('Done.')]);
     const paused = await call('POST', '/conversations', { message: `${tag} mine` });
     const { accessToken: intruder } = await login('ted');
-    const response = await call('POST', `/conversations/${paused.body.conversationId}/approvals`, { toolUseId: use.id, decision: 'approve' }, intruder);
+    const response = await call(
+      'POST',
+      `/conversations/${paused.body.conversationId}/approvals`,
+      { toolUseId: use.id, decision: 'approve' },
+      intruder,
+    );
     expect(response.status).toBe(404);
     expect((await call('GET', `/conversations/${paused.body.conversationId}`)).body.status).toBe('awaiting_approval');
   });
@@ -119,7 +153,13 @@ describe('tool policy: confirm', () => {
     const paused = await call('POST', '/conversations', { message: `${tag} create` });
     const faulty = await chatGateway({ settings: { toolPolicy: policy, leaseMs: LEASE_MS }, faults: crashAt('after_approval_saved') });
     extra.push(faulty);
-    const crashed = await call('POST', `/conversations/${paused.body.conversationId}/approvals`, { toolUseId: use.id, decision: 'approve' }, token, faulty);
+    const crashed = await call(
+      'POST',
+      `/conversations/${paused.body.conversationId}/approvals`,
+      { toolUseId: use.id, decision: 'approve' },
+      token,
+      faulty,
+    );
     expect(crashed.status).toBeGreaterThanOrEqual(500);
     await new Promise((done) => setTimeout(done, LEASE_MS + 100));
     const after = await call('GET', `/conversations/${paused.body.conversationId}`);
@@ -139,7 +179,10 @@ describe('tool policy: deny', () => {
     await script(tag, [toolTurn(use), textTurn('Not allowed.')]);
     const since = await cursor(executions);
     const run = await call('POST', '/conversations', { message: `${tag} comment` });
-    expect(run.body).toMatchObject({ status: 'completed', toolCalls: [expect.objectContaining({ name: 'asana_story_create', outcome: 'denied' })] });
+    expect(run.body).toMatchObject({
+      status: 'completed',
+      toolCalls: [expect.objectContaining({ name: 'asana_story_create', outcome: 'denied' })],
+    });
     expect((await executions(since)).filter((execution) => execution.toolName === 'asana_story_create')).toEqual([]);
   });
 });

@@ -37,11 +37,22 @@ describe('the tool loop as the caller', () => {
     const forBob = await api('POST', '/conversations', { token: bob, body: { message: question } });
     // Assess
     expect(forAlice.status).toBe(201);
-    expect(forAlice.body).toMatchObject({ conversationId: expect.stringMatching(/^c_/), status: 'completed', pendingApprovals: [], authorizationUrl: null });
+    expect(forAlice.body).toMatchObject({
+      conversationId: expect.stringMatching(/^c_/),
+      status: 'completed',
+      pendingApprovals: [],
+      authorizationUrl: null,
+    });
     for (const task of privateTasks) expect(forAlice.body.reply).toContain(task);
     expect(forAlice.body.toolCalls.length).toBeGreaterThan(0);
     for (const call of forAlice.body.toolCalls) {
-      expect(call).toEqual({ toolUseId: expect.any(String), name: expect.stringMatching(/^asana_/), input: expect.any(Object), outcome: expect.any(String), durationMs: expect.any(Number) });
+      expect(call).toEqual({
+        toolUseId: expect.any(String),
+        name: expect.stringMatching(/^asana_/),
+        input: expect.any(Object),
+        outcome: expect.any(String),
+        durationMs: expect.any(Number),
+      });
     }
     expect(forBob.status).toBe(201);
     expect(forBob.body.status).toBe('completed');
@@ -71,7 +82,9 @@ describe('the tool loop as the caller', () => {
     for (const task of privateTasks) expect(text).not.toContain(task);
     expect(text).not.toContain(privateProject.name);
     const results = stored.body.messages[2].content;
-    expect(results.every((block: { type: string; is_error?: boolean }) => block.type === 'tool_result' && block.is_error === true)).toBe(true);
+    expect(results.every((block: { type: string; is_error?: boolean }) => block.type === 'tool_result' && block.is_error === true)).toBe(
+      true,
+    );
     // Other files run concurrently: every call that touched the project in the window is
     // one of this conversation's two, made with the outsider's own Asana account and refused.
     const calls = (await asanaRequests(since)).filter((request) => request.path.includes(`/${privateProject.gid}`));
@@ -89,7 +102,12 @@ describe('the tool loop as the caller', () => {
     const uses = ['asana_me_get', 'asana_workspaces_list', 'asana_projects_list', 'asana_tasks_list'].map((name, i) => ({
       id: `toolu_parallel${i}${Date.now()}`,
       name,
-      input: name === 'asana_projects_list' ? { workspace_gid: world.workspace.gid } : name === 'asana_tasks_list' ? { project: world.projects[0]!.gid } : {},
+      input:
+        name === 'asana_projects_list'
+          ? { workspace_gid: world.workspace.gid }
+          : name === 'asana_tasks_list'
+            ? { project: world.projects[0]!.gid }
+            : {},
     }));
     await script(tag, [toolTurn(...uses), textTurn('Four answers.')]);
     const since = await cursor(executions);
@@ -155,7 +173,9 @@ describe('conversations belong to their caller', () => {
     try {
       responses = await Promise.all([
         api('POST', `/conversations/${id}/messages`, { token, body: { message: 'List my open tasks' } }),
-        new Promise((done) => setTimeout(done, 300)).then(() => api('POST', `/conversations/${id}/messages`, { token, body: { message: 'List my open tasks' } })),
+        new Promise((done) => setTimeout(done, 300)).then(() =>
+          api('POST', `/conversations/${id}/messages`, { token, body: { message: 'List my open tasks' } }),
+        ),
       ]);
     } finally {
       await modelLatency(0);
@@ -166,7 +186,9 @@ describe('conversations belong to their caller', () => {
     const stored = await api('GET', `/conversations/${id}`, { token });
     const roles = stored.body.messages.map((message: { role: string }) => message.role);
     // Exactly two exchanges, no interleaving: user, (assistant, user)*, assistant — twice.
-    expect(roles.filter((role: string, i: number) => role === 'user' && stored.body.messages[i].content[0].type === 'text')).toHaveLength(2);
+    expect(roles.filter((role: string, i: number) => role === 'user' && stored.body.messages[i].content[0].type === 'text')).toHaveLength(
+      2,
+    );
     for (let i = 1; i < roles.length; i++) expect(roles[i]).not.toBe(roles[i - 1]);
   });
 
@@ -180,7 +202,13 @@ describe('conversations belong to their caller', () => {
     const page = await api('GET', '/conversations?limit=1', { token });
     expect(page.status).toBe(200);
     expect(page.body.conversations).toEqual([
-      { conversationId: b.body.conversationId, status: 'completed', title: expect.any(String), createdAt: expect.any(String), updatedAt: expect.any(String) },
+      {
+        conversationId: b.body.conversationId,
+        status: 'completed',
+        title: expect.any(String),
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+      },
     ]);
     expect(page.body.nextToken).toEqual(expect.any(String));
     const next = await api('GET', `/conversations?limit=1&nextToken=${encodeURIComponent(page.body.nextToken)}`, { token });
@@ -193,7 +221,12 @@ describe('conversations belong to their caller', () => {
       conversationId: a.body.conversationId,
       status: 'completed',
       pendingApprovals: [],
-      usage: { inputTokens: expect.any(Number), outputTokens: expect.any(Number), cacheCreationInputTokens: expect.any(Number), cacheReadInputTokens: expect.any(Number) },
+      usage: {
+        inputTokens: expect.any(Number),
+        outputTokens: expect.any(Number),
+        cacheCreationInputTokens: expect.any(Number),
+        cacheReadInputTokens: expect.any(Number),
+      },
     });
     expect(shown.body.messages[0]).toEqual({ role: 'user', content: [{ type: 'text', text: 'List my open tasks' }] });
     expect(shown.body.toolCalls.length).toBeGreaterThan(0);
@@ -223,7 +256,10 @@ describe('connections that need the user', () => {
   it('answers needs_authorization with a link for the caller, keeps the message, and resume completes after reconnecting', async () => {
     const token = await connected('trent');
     await setAccountStatus(subs.trent!, 'EXPIRED');
-    const run = await api('POST', '/conversations', { token, body: { message: 'List my open tasks', verifyUrl: 'http://localhost:8765/done' } });
+    const run = await api('POST', '/conversations', {
+      token,
+      body: { message: 'List my open tasks', verifyUrl: 'http://localhost:8765/done' },
+    });
     expect(run.status).toBe(201);
     expect(run.body).toMatchObject({ status: 'needs_authorization', reply: null, authorizationUrl: expect.stringMatching(/^http/) });
     const stored = await api('GET', `/conversations/${run.body.conversationId}`, { token });
@@ -248,7 +284,10 @@ describe('upstream failures', () => {
     await script(tag, [{ status, body }]);
     const failed = await api('POST', '/conversations', { token, body: { message: `${tag} hello` } });
     expect(failed.status).toBe(expected);
-    expect(failed.body).toEqual({ error: { code, message: expect.any(String), details: [] }, conversationId: expect.stringMatching(/^c_/) });
+    expect(failed.body).toEqual({
+      error: { code, message: expect.any(String), details: [] },
+      conversationId: expect.stringMatching(/^c_/),
+    });
     await script(tag, [textTurn('Hello again.')]);
     const resumed = await api('POST', `/conversations/${failed.body.conversationId}/resume`, { token });
     expect(resumed.status).toBe(200);
@@ -277,7 +316,10 @@ describe('request validation', () => {
     const big = await api('POST', '/conversations', { token: accessToken, body: { message: 'é'.repeat(8200) } });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe('payload_too_large');
-    const huge = await api('POST', '/conversations', { token: accessToken, body: { message: 'a', verifyUrl: `http://127.0.0.1/${'a'.repeat(70_000)}` } });
+    const huge = await api('POST', '/conversations', {
+      token: accessToken,
+      body: { message: 'a', verifyUrl: `http://127.0.0.1/${'a'.repeat(70_000)}` },
+    });
     expect(huge.status).toBe(413);
   });
 });

@@ -145,7 +145,11 @@ const agent = (args: string[], options: Parameters<typeof start>[1] = {}) => sta
 /** Runs `agent` against this file's own stack. */
 const own = (args: string[], options: Parameters<typeof start>[1] = {}) => agent(['--stack', files.own, ...args], options);
 
-const jsonLines = (stdout: string) => stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+const jsonLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 /** A TCP port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -176,7 +180,9 @@ describe.concurrent('connect, connections, disconnect', { timeout: 60_000 }, () 
     expect(again.stdout).toContain(`Asana is already connected as ${bob.name} <${bob.email}>.`);
     expect(again.stdout).not.toContain('Authorize Asana');
     expect(disconnected).toMatchObject({ code: 0, stdout: 'Disconnected Asana for bob.\n' });
-    expect(jsonLines(after.stdout)).toEqual([{ connections: [{ connection: 'asana', status: 'NOT_CONNECTED', account: null, checkedAt: null }] }]);
+    expect(jsonLines(after.stdout)).toEqual([
+      { connections: [{ connection: 'asana', status: 'NOT_CONNECTED', account: null, checkedAt: null }] },
+    ]);
   });
 
   it('finishes a connect in the browser: consent redirects to the loopback URL the CLI serves', async () => {
@@ -236,12 +242,22 @@ describe.concurrent('chat', { timeout: 60_000 }, () => {
     expect(outcomes[1]).toMatchObject({ conversationId: id, reply: expect.stringContaining(websiteTasks[0]!), pendingApprovals: [] });
     expect(first.stderr).toContain('Authorize Asana: http');
     expect(second.code).toBe(0);
-    expect(jsonLines(second.stdout)).toEqual([expect.objectContaining({ conversationId: id, status: 'completed', toolCalls: expect.any(Array) })]);
+    expect(jsonLines(second.stdout)).toEqual([
+      expect.objectContaining({ conversationId: id, status: 'completed', toolCalls: expect.any(Array) }),
+    ]);
   });
 
   it('resumes in_progress runs until they complete', async () => {
     // The budget stack allows one model call per request.
-    const result = await agent(['--stack', files.budget, '--user', 'tilda', '--auto-consent', '--json', `What's in the ${website.name} project?`]);
+    const result = await agent([
+      '--stack',
+      files.budget,
+      '--user',
+      'tilda',
+      '--auto-consent',
+      '--json',
+      `What's in the ${website.name} project?`,
+    ]);
     expect(result.code).toBe(0);
     const statuses = jsonLines(result.stdout).map((outcome) => outcome.status);
     expect(statuses).toContain('in_progress');
@@ -269,7 +285,9 @@ describe.concurrent('chat', { timeout: 60_000 }, () => {
 
 describe.concurrent('approvals', { timeout: 60_000 }, () => {
   const created = (since: number, gid: string) =>
-    asana.requests(since).filter((request) => request.method === 'POST' && request.path === '/api/1.0/tasks' && request.asanaUserGid === gid);
+    asana
+      .requests(since)
+      .filter((request) => request.method === 'POST' && request.path === '/api/1.0/tasks' && request.asanaUserGid === gid);
 
   it('asks on stdin for the default prompt and creates the task when answered y', async () => {
     // Prepare
@@ -304,7 +322,10 @@ describe.concurrent('approvals', { timeout: 60_000 }, () => {
     const finished = await own(['--user', 'tom', '--conversation', id], { stdin: 'yes\n' });
     // Assess
     expect(unanswered.code).toBe(5);
-    expect(outcomes.at(-1)).toMatchObject({ status: 'awaiting_approval', pendingApprovals: [expect.objectContaining({ name: 'asana_task_create' })] });
+    expect(outcomes.at(-1)).toMatchObject({
+      status: 'awaiting_approval',
+      pendingApprovals: [expect.objectContaining({ name: 'asana_task_create' })],
+    });
     expect(unanswered.stderr).toContain('error: approval_unanswered: No answer to "Approve asana_task_create?" (stdin ended).');
     expect(unanswered.stderr).toContain(`continue it with --conversation ${id}`);
     expect(finished.code).toBe(0);
@@ -329,7 +350,16 @@ describe.concurrent('login and failures', { timeout: 60_000 }, () => {
 
   it('logs in to a deployment with --api and the password from the environment; a wrong one exits 3', async () => {
     // Prepare: the own stack as if deployed; a cache of its own so no token of earlier runs helps.
-    const flags = ['--api', (JSON.parse(readFileSync(files.own, 'utf8')) as StackFacts).apiUrl, '--user', 'tad', '--user-pool-client-id', cognito.clientId, '--region', cognito.region];
+    const flags = [
+      '--api',
+      (JSON.parse(readFileSync(files.own, 'utf8')) as StackFacts).apiUrl,
+      '--user',
+      'tad',
+      '--user-pool-client-id',
+      cognito.clientId,
+      '--region',
+      cognito.region,
+    ];
     const env = { ONBEHALF_COGNITO_ENDPOINT: cognito.url };
     const cache = join(dir, 'api-cache');
     // Act
@@ -356,10 +386,13 @@ describe.concurrent('login and failures', { timeout: 60_000 }, () => {
     );
     const run = (next: string) => {
       challenge = next;
-      return agent(['--api', 'https://api.example.test', '--user', 'carol', '--user-pool-client-id', 'client', '--region', 'eu-west-1', 'connections'], {
-        env: { ONBEHALF_COGNITO_ENDPOINT: service.url, ONBEHALF_PASSWORD: 'Carol-pass-1' },
-        cache: join(dir, 'challenge-cache'),
-      });
+      return agent(
+        ['--api', 'https://api.example.test', '--user', 'carol', '--user-pool-client-id', 'client', '--region', 'eu-west-1', 'connections'],
+        {
+          env: { ONBEHALF_COGNITO_ENDPOINT: service.url, ONBEHALF_PASSWORD: 'Carol-pass-1' },
+          cache: join(dir, 'challenge-cache'),
+        },
+      );
     };
     try {
       // Act

@@ -14,7 +14,11 @@ const scalekit = new ScalekitClient(stack.scalekit.environmentUrl, stack.scaleki
 afterAll(() => raw.destroy());
 
 const registry = async (username: string) =>
-  (await db.send(new GetCommand({ TableName: stack.tableName, Key: { pk: `USER#${subs[username]}`, sk: 'CONN#asana' }, ConsistentRead: true }))).Item;
+  (
+    await db.send(
+      new GetCommand({ TableName: stack.tableName, Key: { pk: `USER#${subs[username]}`, sk: 'CONN#asana' }, ConsistentRead: true }),
+    )
+  ).Item;
 
 async function executions(since = 0): Promise<{ seq: number; toolName: string; identifier: string }[]> {
   const response = await fetch(`${stack.scalekit.environmentUrl}/_control/executions?since=${since}`);
@@ -133,7 +137,12 @@ describe('connect and verify', () => {
 
   it('uses only the token: identity fields in the body are refused, in the query or headers ignored', async () => {
     const { accessToken } = await login('tara');
-    for (const body of [{ identifier: subs.alice }, { userId: subs.alice }, { sub: subs.alice }, { verifyUrl: VERIFY_URL, identifier: 'x' }]) {
+    for (const body of [
+      { identifier: subs.alice },
+      { userId: subs.alice },
+      { sub: subs.alice },
+      { verifyUrl: VERIFY_URL, identifier: 'x' },
+    ]) {
       const response = await api('POST', '/connections/asana', { token: accessToken, body });
       expect(response.status).toBe(400);
       expect(response.body.error.code).toBe('validation_failed');
@@ -181,7 +190,11 @@ describe('connect and verify', () => {
 
   it('answers malformed JSON with 400 malformed_json and an unknown connection with 404', async () => {
     const { accessToken } = await login('tom');
-    const malformed = await api('POST', '/connections/asana', { token: accessToken, rawBody: '{"verifyUrl": ', headers: { 'content-type': 'application/json' } });
+    const malformed = await api('POST', '/connections/asana', {
+      token: accessToken,
+      rawBody: '{"verifyUrl": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.code).toBe('malformed_json');
     const notObject = await api('POST', '/connections/asana/verify', { token: accessToken, body: ['a'] });
@@ -207,10 +220,12 @@ describe('revoke and status checks', () => {
     const removed = await api('DELETE', '/connections/asana', { token: tilda });
     expect(removed.status).toBe(204);
     expect((await api('DELETE', '/connections/asana', { token: tilda })).status).toBe(204);
-    const tools = await scalekit.tools.listScopedTools(subs.tilda!, { filter: { connectionNames: ['asana'] } }).catch(() => ({ tools: [] }));
+    const tools = await scalekit.tools
+      .listScopedTools(subs.tilda!, { filter: { connectionNames: ['asana'] } })
+      .catch(() => ({ tools: [] }));
     expect(tools.tools).toEqual([]);
     expect((await api('GET', '/connections', { token: tilda })).body.connections[0].status).toBe('NOT_CONNECTED');
-    expect((await registry('tilda'))).toBeUndefined();
+    expect(await registry('tilda')).toBeUndefined();
     const tedTools = await scalekit.tools.listScopedTools(subs.ted!, { filter: { connectionNames: ['asana'] } });
     expect(tedTools.tools.length).toBeGreaterThan(0);
     expect((await api('GET', '/connections', { token: ted })).body.connections[0].status).toBe('ACTIVE');

@@ -62,7 +62,9 @@ describe.each<[CrashPoint, number, string]>([
     expect(resumed.status).toBe(200);
     expect(resumed.body.status).toBe('completed');
     expect(resumed.body.reply).toBe('Created it.');
-    const created = (await executions(since)).filter((execution) => execution.identifier === subs[USER] && execution.toolName === 'asana_task_create');
+    const created = (await executions(since)).filter(
+      (execution) => execution.identifier === subs[USER] && execution.toolName === 'asana_task_create',
+    );
     expect(created).toHaveLength(expectedExecutions);
     const stored = await on(clean)('GET', `/conversations/${id}`);
     expect(stored.body.toolCalls).toEqual([expect.objectContaining({ name: 'asana_task_create', outcome: expectedOutcome })]);
@@ -172,13 +174,32 @@ describe('long conversations', () => {
     const now = new Date().toISOString();
     const filler = 'x'.repeat(400);
     const message = (seq: number): StoredMessage => {
-      const content = seq % 2 === 0 ? [{ type: 'text' as const, text: `question ${seq} ${filler}` }] : [{ type: 'text' as const, text: `answer ${seq} ${filler}` }];
-      return { seq, role: seq % 2 === 0 ? 'user' : 'assistant', content, stopReason: seq % 2 ? 'end_turn' : undefined, startsExchange: seq % 2 === 0, tokens: estimateTokens(content) };
+      const content =
+        seq % 2 === 0
+          ? [{ type: 'text' as const, text: `question ${seq} ${filler}` }]
+          : [{ type: 'text' as const, text: `answer ${seq} ${filler}` }];
+      return {
+        seq,
+        role: seq % 2 === 0 ? 'user' : 'assistant',
+        content,
+        stopReason: seq % 2 ? 'end_turn' : undefined,
+        startsExchange: seq % 2 === 0,
+        tokens: estimateTokens(content),
+      };
     };
     const lease = { id: 'builder', now: Date.now(), expiresAt: Date.now() + 60_000 };
     await store.create(
       sub,
-      { id, status: 'completed', title: 'long', createdAt: now, updatedAt: now, messageCount: 1, usage: { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 }, pendingApprovals: [] },
+      {
+        id,
+        status: 'completed',
+        title: 'long',
+        createdAt: now,
+        updatedAt: now,
+        messageCount: 1,
+        usage: { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 },
+        pendingApprovals: [],
+      },
       message(0),
       lease,
     );

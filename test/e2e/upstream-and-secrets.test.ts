@@ -67,7 +67,12 @@ describe('Scalekit outages', () => {
     await own.proxy.up();
     expect(listed.status).toBe(200);
     expect(listed.body.connections).toEqual([
-      { connection: 'asana', status: 'ACTIVE', account: expect.objectContaining({ gid: person('tyra').asanaGid }), checkedAt: expect.any(String) },
+      {
+        connection: 'asana',
+        status: 'ACTIVE',
+        account: expect.objectContaining({ gid: person('tyra').asanaGid }),
+        checkedAt: expect.any(String),
+      },
     ]);
   });
 
@@ -77,7 +82,10 @@ describe('Scalekit outages', () => {
     const failed = await call('POST', '/conversations', accessToken, { message: 'List my open tasks' });
     await own.proxy.up();
     expect(failed.status).toBe(503);
-    expect(failed.body).toEqual({ error: { code: 'upstream_unavailable', message: expect.any(String), details: [] }, conversationId: expect.stringMatching(/^c_/) });
+    expect(failed.body).toEqual({
+      error: { code: 'upstream_unavailable', message: expect.any(String), details: [] },
+      conversationId: expect.stringMatching(/^c_/),
+    });
     const resumed = await call('POST', `/conversations/${failed.body.conversationId}/resume`, accessToken);
     expect(resumed.status).toBe(200);
     expect(resumed.body.status).toBe('completed');
@@ -108,10 +116,14 @@ describe('secrets', () => {
     const params = await linkAndConsent(accessToken, 'tad');
     await call('POST', '/connections/asana/verify', accessToken, params);
     await call('GET', '/connections', accessToken);
-    await call('POST', '/conversations', accessToken, { message: 'Create a task "Leak check" in the "Website" project and assign it to me' });
+    await call('POST', '/conversations', accessToken, {
+      message: 'Create a task "Leak check" in the "Website" project and assign it to me',
+    });
     const run = await call('POST', '/conversations', accessToken, { message: 'List my open tasks' });
     await call('GET', `/conversations/${run.body.conversationId}`, accessToken);
-    await fetch(`${own.apiUrl}/_control/run/connection-status`, { method: 'POST' }).then((r) => r.text()).then((t) => responses.push(t));
+    await fetch(`${own.apiUrl}/_control/run/connection-status`, { method: 'POST' })
+      .then((r) => r.text())
+      .then((t) => responses.push(t));
 
     // Every token the two stand-ins ever issued, read from their own state files.
     const secrets = new Set<string>([own.scalekitSecret]);
@@ -125,7 +137,11 @@ describe('secrets', () => {
 
     const raw = localDynamoClient(stack.dynamodbUrl);
     const items = await DynamoDBDocumentClient.from(raw).send(
-      new QueryCommand({ TableName: stack.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `USER#${subs.tad}` } }),
+      new QueryCommand({
+        TableName: stack.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `USER#${subs.tad}` },
+      }),
     );
     raw.destroy();
     const table = JSON.stringify(items.Items);
@@ -135,8 +151,14 @@ describe('secrets', () => {
     // Assess
     for (const secret of secrets) {
       expect(table.includes(secret), 'a secret in DynamoDB').toBe(false);
-      expect(responses.some((body) => body.includes(secret)), 'a secret in a response').toBe(false);
-      expect(logged.some((line) => line.includes(secret)), 'a secret in the logs').toBe(false);
+      expect(
+        responses.some((body) => body.includes(secret)),
+        'a secret in a response',
+      ).toBe(false);
+      expect(
+        logged.some((line) => line.includes(secret)),
+        'a secret in the logs',
+      ).toBe(false);
     }
   });
 });

@@ -77,7 +77,9 @@ describe('functions', () => {
     // Prepare
     const env = environmentOf(name);
     // Tokens (cross-stack references) become stand-in strings; literal settings stay as synthesized.
-    const resolved = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, typeof value === 'string' ? value : `token-${key}`]));
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([key, value]) => [key, typeof value === 'string' ? value : `token-${key}`]),
+    );
     // Act
     const config = loadConfig(resolved);
     // Assess
@@ -152,7 +154,9 @@ describe('IAM: exactly what each function uses', () => {
 
   it.each(names)('%s: GetSecretValue on exactly its secrets', (name) => {
     // Prepare
-    const statements = statementsOf(name).filter((statement) => actionsOf([statement]).some((action) => action.startsWith('secretsmanager:')));
+    const statements = statementsOf(name).filter((statement) =>
+      actionsOf([statement]).some((action) => action.startsWith('secretsmanager:')),
+    );
     const { scalekitSecret, anthropicSecret } = synth.stateful.resources;
     const secretRefs = [scalekitSecret, ...(name === 'chat' ? [anthropicSecret] : [])].map((secret) => JSON.stringify(ref(secret)));
     // Assess

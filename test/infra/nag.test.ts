@@ -23,13 +23,15 @@ interface Finding {
 
 /** Every acknowledgment recorded with `Validations.of(…).acknowledge(…)` anywhere in the app. */
 function acknowledgments(root: IConstruct): Acknowledgment[] {
-  return root.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((entry) =>
-        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({ id, reason, path: construct.node.path })),
-      ),
-  );
+  return root.node
+    .findAll()
+    .flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) =>
+          Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({ id, reason, path: construct.node.path })),
+        ),
+    );
 }
 
 /** What AwsSolutions finds when nothing is acknowledged (cdk-nag skips acknowledged findings itself). */
@@ -40,7 +42,9 @@ function unacknowledgedFindings(root: IConstruct): Finding[] {
   internals.isAcknowledged = () => false;
   return pack
     .validateScope(root)
-    .violations.flatMap((violation) => violation.violatingResources.map((resource) => ({ rule: violation.ruleName, path: resource.constructPath ?? '' })));
+    .violations.flatMap((violation) =>
+      violation.violatingResources.map((resource) => ({ rule: violation.ruleName, path: resource.constructPath ?? '' })),
+    );
 }
 
 // aws-cdk-lib records an id without a plugin prefix as `Annotation::<id>`; cdk-nag reads it back without the prefix.
@@ -96,9 +100,16 @@ describe('cdk-nag AwsSolutionsChecks', () => {
     const findings = unacknowledgedFindings(synth.app);
     // Assess
     expect(findings.length).toBeGreaterThan(0);
-    for (const ack of acks) expect(findings.some((finding) => covers(ack, finding)), `stale: ${ack.id} at ${ack.path}`).toBe(true);
+    for (const ack of acks)
+      expect(
+        findings.some((finding) => covers(ack, finding)),
+        `stale: ${ack.id} at ${ack.path}`,
+      ).toBe(true);
     for (const finding of findings) {
-      expect(acks.some((ack) => covers(ack, finding)), `unacknowledged: ${finding.rule} at ${finding.path}`).toBe(true);
+      expect(
+        acks.some((ack) => covers(ack, finding)),
+        `unacknowledged: ${finding.rule} at ${finding.path}`,
+      ).toBe(true);
     }
   });
 

@@ -80,16 +80,32 @@ describe('deployment settings', () => {
 
   it.each([
     [{ timeBudgetMs: 'soon' }, {}, 'setting "timeBudgetMs" (from context key "timeBudgetMs")'],
-    [{}, { ONBEHALF_TIME_BUDGET_MS: '28000' }, 'setting "timeBudgetMs" (from environment variable ONBEHALF_TIME_BUDGET_MS): must be at most 26000'],
-    [{}, { SCALEKIT_ENVIRONMENT_URL: 'acme.scalekit.dev' }, 'setting "scalekitEnvironmentUrl" (from environment variable SCALEKIT_ENVIRONMENT_URL)'],
+    [
+      {},
+      { ONBEHALF_TIME_BUDGET_MS: '28000' },
+      'setting "timeBudgetMs" (from environment variable ONBEHALF_TIME_BUDGET_MS): must be at most 26000',
+    ],
+    [
+      {},
+      { SCALEKIT_ENVIRONMENT_URL: 'acme.scalekit.dev' },
+      'setting "scalekitEnvironmentUrl" (from environment variable SCALEKIT_ENVIRONMENT_URL)',
+    ],
     [{ toolPolicy: '{not json' }, {}, 'setting "toolPolicy" (from context key "toolPolicy"): must be JSON'],
     [{ toolPolicy: { asana_task_create: 'maybe' } }, {}, 'setting "toolPolicy"'],
-    [{ statusSchedule: 'every 15 minutes' }, {}, 'setting "statusSchedule" (from context key "statusSchedule"): must be an EventBridge schedule expression'],
+    [
+      { statusSchedule: 'every 15 minutes' },
+      {},
+      'setting "statusSchedule" (from context key "statusSchedule"): must be an EventBridge schedule expression',
+    ],
     [{ statusSchedule: 'rate(1 minutes)' }, {}, 'setting "statusSchedule"'],
     [{ logRetentionDays: 9999 }, {}, 'setting "logRetentionDays" (from context key "logRetentionDays"): must be one of'],
     [{ webOrigin: 'https://console.example.com/app' }, {}, 'setting "webOrigin" (from context key "webOrigin"): must be an origin'],
     [{ stackPrefix: '1st' }, {}, 'setting "stackPrefix"'],
-    [{}, { ONBEHALF_ALARM_TOPIC_ARN: 'alarms' }, 'setting "alarmTopicArn" (from environment variable ONBEHALF_ALARM_TOPIC_ARN): must be an SNS topic ARN'],
+    [
+      {},
+      { ONBEHALF_ALARM_TOPIC_ARN: 'alarms' },
+      'setting "alarmTopicArn" (from environment variable ONBEHALF_ALARM_TOPIC_ARN): must be an SNS topic ARN',
+    ],
   ])('refuses %o / %o, naming the setting and where it came from', (context, env, message) => {
     expect(errorOf(() => load(context, env))).toContain(message);
   });

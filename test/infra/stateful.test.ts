@@ -91,7 +91,10 @@ describe('secrets', () => {
     }
     // The Scalekit placeholder has the JSON shape the functions read; its secret part is generated.
     synth.statefulTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: { SecretStringTemplate: Match.serializedJson({ clientId: Match.anyValue() }), GenerateStringKey: 'clientSecret' },
+      GenerateSecretString: {
+        SecretStringTemplate: Match.serializedJson({ clientId: Match.anyValue() }),
+        GenerateStringKey: 'clientSecret',
+      },
     });
   });
 });

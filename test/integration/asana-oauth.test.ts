@@ -57,7 +57,12 @@ describe('Asana emulator OAuth (consent hops)', () => {
   const exchange = async (code: string, extra: Record<string, string> = {}): Promise<Response> =>
     tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, ...TEST_CLIENT_FIELDS, ...extra });
 
-  const consentCode = async (email: string, password: string, scope: 'read' | 'write' = 'write', params: Record<string, string> = {}): Promise<string> => {
+  const consentCode = async (
+    email: string,
+    password: string,
+    scope: 'read' | 'write' = 'write',
+    params: Record<string, string> = {},
+  ): Promise<string> => {
     const callback = await completeConsent(authorizeUrl(params), { email, password, scope, stopAt: atCallback });
     return callback.searchParams.get('code') ?? '';
   };
@@ -251,7 +256,10 @@ describe('Asana emulator OAuth (consent hops)', () => {
       const basic = Buffer.from(`${TEST_CLIENT.clientId}:${TEST_CLIENT.clientSecret}`).toString('base64');
 
       // Act
-      const response = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI }, { authorization: `Basic ${basic}` });
+      const response = await tokenRequest(
+        { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI },
+        { authorization: `Basic ${basic}` },
+      );
 
       // Assess
       expect(response.status).toBe(200);
@@ -262,7 +270,10 @@ describe('Asana emulator OAuth (consent hops)', () => {
       // Prepare
       const verifier = 'v'.repeat(50);
       const challenge = createHash('sha256').update(verifier).digest('base64url');
-      const code = await consentCode('alice@acme.test', 'Alice-pass-1', 'write', { code_challenge: challenge, code_challenge_method: 'S256' });
+      const code = await consentCode('alice@acme.test', 'Alice-pass-1', 'write', {
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
 
       // Act
       const wrong = await exchange(code, { code_verifier: 'w'.repeat(50) });

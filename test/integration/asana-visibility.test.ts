@@ -71,7 +71,10 @@ describe.each(cases)('Asana visibility in $label', (c) => {
     it('does not see the private project in project lists or project search', async () => {
       // Act
       const projects = await get(outsider, '/projects', { workspace: c.workspace });
-      const search = await get(outsider, `/workspaces/${c.workspace}/typeahead`, { resource_type: 'project', query: c.privateProject.name });
+      const search = await get(outsider, `/workspaces/${c.workspace}/typeahead`, {
+        resource_type: 'project',
+        query: c.privateProject.name,
+      });
 
       // Assess
       expect(projects.status).toBe(200);
@@ -162,7 +165,9 @@ describe.each(cases)('Asana visibility in $label', (c) => {
 
     it("does not learn the private project's name from a shared task's memberships", async () => {
       // Prepare: the insider puts a public task into the private project too
-      const created = one(await asana(emulator.url, insider, 'POST', '/tasks', { data: { name: 'Shared item', projects: [c.publicProject] } }));
+      const created = one(
+        await asana(emulator.url, insider, 'POST', '/tasks', { data: { name: 'Shared item', projects: [c.publicProject] } }),
+      );
       const taskGid = String(created.gid);
       const added = await asana(emulator.url, insider, 'POST', `/tasks/${taskGid}/addProject`, { data: { project: c.privateProject.gid } });
 

@@ -14,7 +14,13 @@ const LEADERSHIP = '1302';
 const HIGHEST_WORLD_GID = 1405n;
 
 const toolsFile = z
-  .array(z.looseObject({ name: z.string(), kind: z.string(), input_schema: z.looseObject({ properties: z.record(z.string(), z.unknown()), required: z.array(z.string()) }) }))
+  .array(
+    z.looseObject({
+      name: z.string(),
+      kind: z.string(),
+      input_schema: z.looseObject({ properties: z.record(z.string(), z.unknown()), required: z.array(z.string()) }),
+    }),
+  )
   .parse(JSON.parse(readFileSync(new URL('../../functions/core/asana-tools.json', import.meta.url), 'utf8')));
 
 describe('Asana emulator REST API', () => {
@@ -180,8 +186,20 @@ describe('Asana emulator REST API', () => {
         { gid: '1405', name: 'Write launch blog post', resource_type: 'task', resource_subtype: 'default_task' },
       ]);
       expect(list(open).slice(0, 2)).toEqual([
-        { gid: '1403', resource_type: 'task', name: 'Redesign pricing page', completed: false, assignee: { gid: BOB, resource_type: 'user', name: 'Bob Ortiz' } },
-        { gid: '1405', resource_type: 'task', name: 'Write launch blog post', completed: false, assignee: { gid: BOB, resource_type: 'user', name: 'Bob Ortiz' } },
+        {
+          gid: '1403',
+          resource_type: 'task',
+          name: 'Redesign pricing page',
+          completed: false,
+          assignee: { gid: BOB, resource_type: 'user', name: 'Bob Ortiz' },
+        },
+        {
+          gid: '1405',
+          resource_type: 'task',
+          name: 'Write launch blog post',
+          completed: false,
+          assignee: { gid: BOB, resource_type: 'user', name: 'Bob Ortiz' },
+        },
       ]);
       expect(bad.status).toBe(400);
     });
@@ -254,7 +272,9 @@ describe('Asana emulator REST API', () => {
       const badFlag = await search({ completed: 'maybe' });
 
       // Assess
-      expect(byName.body.data).toEqual([{ gid: '1403', name: 'Redesign pricing page', resource_type: 'task', resource_subtype: 'default_task' }]);
+      expect(byName.body.data).toEqual([
+        { gid: '1403', name: 'Redesign pricing page', resource_type: 'task', resource_subtype: 'default_task' },
+      ]);
       expect(gids(byNotes)).toEqual(['1403']);
       expect(gids(byAssignee).sort()).toEqual(['1403', '1405']);
       expect(gids(done)).toContain('1404');
@@ -305,7 +325,13 @@ describe('Asana emulator REST API', () => {
   describe('writes', () => {
     it('POST /tasks creates a task in a project, assigned to "me", with a gid above the world', async () => {
       // Act
-      const reply = await send(alice, 'POST', '/tasks', { name: 'Ship it', notes: 'Soon.', projects: [WEBSITE], assignee: 'me', due_on: '2026-12-01' });
+      const reply = await send(alice, 'POST', '/tasks', {
+        name: 'Ship it',
+        notes: 'Soon.',
+        projects: [WEBSITE],
+        assignee: 'me',
+        due_on: '2026-12-01',
+      });
 
       // Assess
       expect(reply.status).toBe(201);
@@ -379,7 +405,13 @@ describe('Asana emulator REST API', () => {
 
       // Assess
       expect(reply.status).toBe(201);
-      expect(one(reply)).toMatchObject({ resource_type: 'story', type: 'comment', text: 'Looks good.', created_by: { gid: BOB }, target: { gid } });
+      expect(one(reply)).toMatchObject({
+        resource_type: 'story',
+        type: 'comment',
+        text: 'Looks good.',
+        created_by: { gid: BOB },
+        target: { gid },
+      });
       expect(empty.status).toBe(400);
       expect(list(stories).map((s) => s.text)).toEqual(['Looks good.']);
     });
@@ -395,7 +427,12 @@ describe('Asana emulator REST API', () => {
 
       // Assess
       expect(reply.status).toBe(201);
-      expect(one(reply)).toMatchObject({ name: 'Write copy', parent: { gid: parent, name: 'Launch' }, assignee: { gid: BOB }, projects: [] });
+      expect(one(reply)).toMatchObject({
+        name: 'Write copy',
+        parent: { gid: parent, name: 'Launch' },
+        assignee: { gid: BOB },
+        projects: [],
+      });
       expect(gids(subtasks)).toEqual([one(reply).gid]);
       expect(one(parentTask).num_subtasks).toBe(1);
     });
@@ -476,7 +513,14 @@ describe('Asana emulator REST API', () => {
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({
         requests: [
-          { seq: since + 1, method: 'GET', path: `/api/1.0/projects/${LEADERSHIP}/tasks`, query: { opt_fields: 'name' }, asanaUserGid: ALICE, status: 200 },
+          {
+            seq: since + 1,
+            method: 'GET',
+            path: `/api/1.0/projects/${LEADERSHIP}/tasks`,
+            query: { opt_fields: 'name' },
+            asanaUserGid: ALICE,
+            status: 200,
+          },
           { seq: since + 2, method: 'GET', path: `/api/1.0/projects/${LEADERSHIP}/tasks`, query: {}, asanaUserGid: BOB, status: 404 },
           { seq: since + 3, method: 'GET', path: '/api/1.0/users/me', query: {}, asanaUserGid: null, status: 401 },
           { seq: since + 4, method: 'POST', path: '/api/1.0/tasks/1403/stories', query: {}, asanaUserGid: BOB, status: 201 },
@@ -486,7 +530,9 @@ describe('Asana emulator REST API', () => {
 
     it('answers every entry without since, and 400 for a since that is not a number', async () => {
       // Act
-      const all = z.object({ requests: z.array(z.object({ seq: z.number() })) }).parse(await (await fetch(`${emulator.url}/_control/requests`)).json());
+      const all = z
+        .object({ requests: z.array(z.object({ seq: z.number() })) })
+        .parse(await (await fetch(`${emulator.url}/_control/requests`)).json());
       const bad = await fetch(`${emulator.url}/_control/requests?since=abc`);
 
       // Assess
@@ -507,7 +553,12 @@ describe('Asana emulator REST API', () => {
         const route = routes[tool.name];
         if (!route) throw new Error(`no route for ${tool.name}`);
         const pathFields = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
-        const mapped = new Set([...pathFields, ...Object.keys(route.query), ...Object.keys(route.body), ...Object.keys(route.dropped ?? {})]);
+        const mapped = new Set([
+          ...pathFields,
+          ...Object.keys(route.query),
+          ...Object.keys(route.body),
+          ...Object.keys(route.dropped ?? {}),
+        ]);
         expect([...mapped].sort(), tool.name).toEqual(Object.keys(tool.input_schema.properties).sort());
         expect(route.method === 'GET', tool.name).toBe(tool.kind === 'read');
       }

@@ -30,10 +30,7 @@ describe('DynamoDB Local with the real SDK', () => {
     const pk = `USER#${randomUUID()}`;
     await doc.send(
       new TransactWriteCommand({
-        TransactItems: [
-          { Put: { TableName, Item: { pk, sk: 'A' } } },
-          { Put: { TableName, Item: { pk, sk: 'B' } } },
-        ],
+        TransactItems: [{ Put: { TableName, Item: { pk, sk: 'A' } } }, { Put: { TableName, Item: { pk, sk: 'B' } } }],
       }),
     );
     const failing = doc.send(
@@ -45,7 +42,9 @@ describe('DynamoDB Local with the real SDK', () => {
       }),
     );
     await expect(failing).rejects.toBeInstanceOf(TransactionCanceledException);
-    const items = await doc.send(new QueryCommand({ TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } }));
+    const items = await doc.send(
+      new QueryCommand({ TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } }),
+    );
     expect(items.Items?.map((item) => item.sk)).toEqual(['A', 'B']);
   });
 

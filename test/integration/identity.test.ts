@@ -70,7 +70,7 @@ describe('access tokens from the local user pool', () => {
     await rejects(idToken);
   });
 
-  it("rejects an access token of another app client of the same pool", async () => {
+  it('rejects an access token of another app client of the same pool', async () => {
     const { accessToken } = await login('alice', { clientId: inject('otherClientId') });
     await rejects(accessToken);
   });

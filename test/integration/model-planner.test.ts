@@ -203,9 +203,7 @@ async function converse(
   const messages: Anthropic.MessageParam[] = [{ role: 'user', content: prompt }];
   for (let turn = 1; turn <= 12; turn++) {
     const params: Anthropic.MessageCreateParamsNonStreaming = { model: MODEL, max_tokens: 2048, tools, messages };
-    const message = options.stream
-      ? await client.messages.stream(params).finalMessage()
-      : await client.messages.create(params);
+    const message = options.stream ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
     const content = message.content.flatMap((b): Anthropic.ContentBlockParam[] => {
       if (b.type === 'text') return [{ type: 'text', text: b.text }];
       if (b.type === 'tool_use') return [{ type: 'tool_use', id: b.id, name: b.name, input: b.input }];

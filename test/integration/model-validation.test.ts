@@ -47,7 +47,11 @@ describe('request validation', () => {
     { case: 'a missing model', body: { max_tokens: 16, messages: valid.messages }, message: /model: Field required/ },
     { case: 'an empty model', body: { ...valid, model: '' }, message: /model/ },
     { case: 'no messages', body: { ...valid, messages: [] }, message: /at least one message/ },
-    { case: 'a conversation opening with the assistant', body: { ...valid, messages: [{ role: 'assistant', content: 'Hi' }] }, message: /first message/ },
+    {
+      case: 'a conversation opening with the assistant',
+      body: { ...valid, messages: [{ role: 'assistant', content: 'Hi' }] },
+      message: /first message/,
+    },
     { case: 'an unknown role', body: { ...valid, messages: [{ role: 'tool', content: 'Hi' }] }, message: /role/ },
     { case: 'an unknown top-level field', body: { ...valid, betas: ['x'] }, message: /betas: Extra inputs are not permitted/ },
     {

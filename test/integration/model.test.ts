@@ -164,10 +164,7 @@ describe('scripts', () => {
 
   it('picks turn k = the assistant messages in the request (consecutive turns merged), then falls back to the planner', async () => {
     // Prepare
-    await addScript('count turns', [
-      { content: [{ type: 'text', text: 'turn zero' }] },
-      { content: [{ type: 'text', text: 'turn one' }] },
-    ]);
+    await addScript('count turns', [{ content: [{ type: 'text', text: 'turn zero' }] }, { content: [{ type: 'text', text: 'turn one' }] }]);
     const history = (assistants: string[][]): Anthropic.MessageParam[] => [
       { role: 'user', content: 'count turns please' },
       ...assistants.flatMap((group): Anthropic.MessageParam[] => [
@@ -294,7 +291,12 @@ describe('a tool loop through the SDK', () => {
   it('goes tool_use → tool_result → end_turn', async () => {
     // Prepare
     await addScript('weather loop', [
-      { content: [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', name: 'get_weather', input: { city: 'Oslo' } }] },
+      {
+        content: [
+          { type: 'text', text: 'Checking.' },
+          { type: 'tool_use', name: 'get_weather', input: { city: 'Oslo' } },
+        ],
+      },
       { content: [{ type: 'text', text: 'It is sunny in Oslo.' }] },
     ]);
     const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'weather loop for Oslo' }];

@@ -31,7 +31,10 @@ import { loadWorld, type World } from '../../infra/local/world';
 const asanaClient = { clientId: 'scalekit-test', clientSecret: `asana-${randomUUID()}` };
 const m2m = { clientId: 'skc_test', clientSecret: `sks_${randomUUID()}` };
 const VERIFY_URL = 'http://127.0.0.1:9/connections/verify';
-const READ_TOOLS = catalog.filter((t) => t.kind === 'read').map((t) => t.name).sort();
+const READ_TOOLS = catalog
+  .filter((t) => t.kind === 'read')
+  .map((t) => t.name)
+  .sort();
 
 let world: World;
 let asana: AsanaEmulator;
@@ -123,7 +126,11 @@ async function asanaRequestsSince(since: number): Promise<AsanaRequest[]> {
 const asanaCursor = async (): Promise<number> => (await asanaRequestsSince(0)).at(-1)?.seq ?? 0;
 
 const control = (path: string, body: unknown) =>
-  fetch(`${scalekit.url}/_control/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${scalekit.url}/_control/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -170,7 +177,12 @@ describe('Scalekit emulator: connected accounts and consent', () => {
 
     // Act: the link, through the consent form over HTTP
     const state = randomUUID();
-    const { link, expiry } = await client.actions.getAuthorizationLink({ connectionName: 'asana', identifier, state, userVerifyUrl: VERIFY_URL });
+    const { link, expiry } = await client.actions.getAuthorizationLink({
+      connectionName: 'asana',
+      identifier,
+      state,
+      userVerifyUrl: VERIFY_URL,
+    });
     expect(link.startsWith(`${scalekit.url}/`)).toBe(true);
     expect(Number(expiry?.seconds)).toBeGreaterThan(Date.now() / 1000);
     const landing = await completeConsent(link, { email: person('alice').email, password: person('alice').password });
@@ -252,7 +264,12 @@ describe('Scalekit emulator: connected accounts and consent', () => {
       const links: string[] = [];
       for (const identifier of [consented, idle]) {
         await sdk.actions.getOrCreateConnectedAccount({ connectionName: 'asana', identifier });
-        const { link } = await sdk.actions.getAuthorizationLink({ connectionName: 'asana', identifier, state: 's', userVerifyUrl: VERIFY_URL });
+        const { link } = await sdk.actions.getAuthorizationLink({
+          connectionName: 'asana',
+          identifier,
+          state: 's',
+          userVerifyUrl: VERIFY_URL,
+        });
         links.push(link);
       }
       const { email, password } = person('alice');
@@ -284,7 +301,12 @@ describe('Scalekit emulator: connected accounts and consent', () => {
     try {
       const before = new ScalekitClient(first.url, m2m.clientId, m2m.clientSecret);
       await before.actions.getOrCreateConnectedAccount({ connectionName: 'asana', identifier });
-      const { link } = await before.actions.getAuthorizationLink({ connectionName: 'asana', identifier, state: 's', userVerifyUrl: VERIFY_URL });
+      const { link } = await before.actions.getAuthorizationLink({
+        connectionName: 'asana',
+        identifier,
+        state: 's',
+        userVerifyUrl: VERIFY_URL,
+      });
       const landing = await completeConsent(link, { email: person('bob').email, password: person('bob').password });
       await before.actions.verifyConnectedAccountUser({ authRequestId: landing.searchParams.get('auth_request_id') ?? '', identifier });
       await before.actions.executeTool({ toolName: 'asana_me_get', toolInput: {}, identifier });
@@ -356,8 +378,12 @@ describe('Scalekit emulator: connected accounts and consent', () => {
     await client.actions.deleteConnectedAccount({ connectionName: 'asana', identifier });
     // Assess
     expect((await me()).status).toBe(401);
-    await expect(client.actions.getConnectedAccount({ connectionName: 'asana', identifier })).rejects.toBeInstanceOf(ScalekitNotFoundException);
-    await expect(client.actions.deleteConnectedAccount({ connectionName: 'asana', identifier })).rejects.toBeInstanceOf(ScalekitNotFoundException);
+    await expect(client.actions.getConnectedAccount({ connectionName: 'asana', identifier })).rejects.toBeInstanceOf(
+      ScalekitNotFoundException,
+    );
+    await expect(client.actions.deleteConnectedAccount({ connectionName: 'asana', identifier })).rejects.toBeInstanceOf(
+      ScalekitNotFoundException,
+    );
   });
 });
 
@@ -366,7 +392,8 @@ describe('Scalekit emulator: tokens and account status', () => {
     // Prepare
     const { identifier } = await connect('alice');
     const tokenOf = async () => {
-      const details = (await client.actions.getConnectedAccount({ connectionName: 'asana', identifier })).connectedAccount?.authorizationDetails?.details;
+      const details = (await client.actions.getConnectedAccount({ connectionName: 'asana', identifier })).connectedAccount
+        ?.authorizationDetails?.details;
       return details?.case === 'oauthToken' ? details.value.accessToken : '';
     };
     const before = await tokenOf();
@@ -390,7 +417,8 @@ describe('Scalekit emulator: tokens and account status', () => {
   it('moves the account to EXPIRED when the refresh fails, then refuses to execute', async () => {
     // Prepare: the user revokes the grant in Asana
     const { identifier } = await connect('alice');
-    const details = (await client.actions.getConnectedAccount({ connectionName: 'asana', identifier })).connectedAccount?.authorizationDetails?.details;
+    const details = (await client.actions.getConnectedAccount({ connectionName: 'asana', identifier })).connectedAccount
+      ?.authorizationDetails?.details;
     const refreshToken = details?.case === 'oauthToken' ? details.value.refreshToken : '';
     await fetch(`${asana.url}/oauth/revoke`, {
       method: 'POST',
@@ -435,7 +463,11 @@ describe('Scalekit emulator: tools run as the user', () => {
     const [alice, bob] = [await connect('alice'), await connect('bob')];
     const requests = await asanaCursor();
     // Act
-    const read = await client.actions.executeTool({ toolName: 'asana_project_tasks_list', toolInput: { project_gid: '1302' }, connectedAccountId: alice.id });
+    const read = await client.actions.executeTool({
+      toolName: 'asana_project_tasks_list',
+      toolInput: { project_gid: '1302' },
+      connectedAccountId: alice.id,
+    });
     const refused = await failure(
       client.actions.executeTool({ toolName: 'asana_project_tasks_list', toolInput: { project_gid: '1302' }, identifier: bob.identifier }),
     );
@@ -445,7 +477,12 @@ describe('Scalekit emulator: tools run as the user', () => {
     expect(isToolException(refused)).toBe(true);
     expect((refused as ScalekitToolException).executionId).not.toBe('');
     expect((refused as ScalekitToolException).toolErrorCode).toBe('404');
-    const calls = (await asanaRequestsSince(requests)).map(({ method, path, asanaUserGid, status }) => ({ method, path, asanaUserGid, status }));
+    const calls = (await asanaRequestsSince(requests)).map(({ method, path, asanaUserGid, status }) => ({
+      method,
+      path,
+      asanaUserGid,
+      status,
+    }));
     expect(calls).toEqual([
       { method: 'GET', path: '/api/1.0/projects/1302/tasks', asanaUserGid: person('alice').asanaGid, status: 200 },
       { method: 'GET', path: '/api/1.0/projects/1302/tasks', asanaUserGid: person('bob').asanaGid, status: 404 },
@@ -458,7 +495,12 @@ describe('Scalekit emulator: tools run as the user', () => {
     // Act
     const scoped = await client.tools.listScopedTools(identifier, { filter: { connectionNames: ['asana'] } });
     const write = await failure(
-      client.actions.executeTool({ toolName: 'asana_task_create', toolInput: { name: 'x', workspace_gid: '1100' }, identifier, connector: 'asana' }),
+      client.actions.executeTool({
+        toolName: 'asana_task_create',
+        toolInput: { name: 'x', workspace_gid: '1100' },
+        identifier,
+        connector: 'asana',
+      }),
     );
     // Assess
     expect(scoped.tools.map((t) => String(t.tool?.definition?.name)).sort()).toEqual(READ_TOOLS);
@@ -485,16 +527,22 @@ describe('Scalekit emulator: tools run as the user', () => {
     expect(await asanaRequestsSince(requests)).toEqual([]);
   });
 
-  it('writes as the user: a comment on Alice\'s task is authored by Alice', async () => {
+  it("writes as the user: a comment on Alice's task is authored by Alice", async () => {
     // Prepare
     const { identifier } = await connect('alice');
     const text = `note ${randomUUID()}`;
     // Act
     const created = await client.actions.executeTool({ toolName: 'asana_story_create', toolInput: { task_gid: '1401', text }, identifier });
-    const stories = await client.actions.executeTool({ toolName: 'asana_task_stories_list', toolInput: { task_gid: '1401', opt_fields: 'text,created_by' }, identifier });
+    const stories = await client.actions.executeTool({
+      toolName: 'asana_task_stories_list',
+      toolInput: { task_gid: '1401', opt_fields: 'text,created_by' },
+      identifier,
+    });
     // Assess
     expect(created.data).toMatchObject({ data: { text } });
-    expect(stories.data?.data).toEqual(expect.arrayContaining([expect.objectContaining({ text, created_by: expect.objectContaining({ gid: person('alice').asanaGid }) })]));
+    expect(stories.data?.data).toEqual(
+      expect.arrayContaining([expect.objectContaining({ text, created_by: expect.objectContaining({ gid: person('alice').asanaGid }) })]),
+    );
   });
 
   it('adds the configured latency to every execution', async () => {

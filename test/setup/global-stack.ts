@@ -10,8 +10,26 @@ import { loadWorld, type World } from '../../infra/local/world';
  * are only ever connected, never revoked.
  */
 export const TESTERS = [
-  'tess', 'theo', 'tina', 'toby', 'tara', 'tom', 'tilda', 'ted', 'tyra', 'tad', 'tao', 'tia',
-  'tyler', 'tanya', 'tobias', 'trent', 'troy', 'tobin', 'tristan', 'tamsin',
+  'tess',
+  'theo',
+  'tina',
+  'toby',
+  'tara',
+  'tom',
+  'tilda',
+  'ted',
+  'tyra',
+  'tad',
+  'tao',
+  'tia',
+  'tyler',
+  'tanya',
+  'tobias',
+  'trent',
+  'troy',
+  'tobin',
+  'tristan',
+  'tamsin',
 ] as const;
 
 /** The world the suite runs on: the configured world plus the testers, members of no private project. */
@@ -57,10 +75,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide('stack', stack.facts);
   project.provide('otherClientId', stack.cognito.otherClientId);
-  project.provide(
-    'subs',
-    Object.fromEntries(world.people.map((person) => [person.username, stack.cognito.subOf(person.username)])),
-  );
+  project.provide('subs', Object.fromEntries(world.people.map((person) => [person.username, stack.cognito.subOf(person.username)])));
   project.provide('functionEnv', stack.functionEnv);
   project.provide('world', world);
   return () => stack.close();

@@ -99,8 +99,14 @@ export const otherWorld: World = {
     { gid: '7803', name: 'Hiring Plan', public: false, members: ['7703'] },
   ],
   tasks: [
-    { gid: '7901', project: '7802', name: 'Acquisition shortlist', notes: 'Targets: Initech, Hooli.', assignee: '7702',
-      comments: [{ author: '7701', text: 'Keep this between us.' }] },
+    {
+      gid: '7901',
+      project: '7802',
+      name: 'Acquisition shortlist',
+      notes: 'Targets: Initech, Hooli.',
+      assignee: '7702',
+      comments: [{ author: '7701', text: 'Keep this between us.' }],
+    },
     { gid: '7902', project: '7802', name: 'CEO succession memo', assignee: '7701' },
     { gid: '7903', project: '7801', name: 'Migrate wiki pages', assignee: '7702', comments: [{ author: '7702', text: 'Halfway done.' }] },
     { gid: '7904', project: '7803', name: 'Open headcount for Q3', assignee: '7703' },

@@ -51,7 +51,9 @@ export async function outageProxy(target: string): Promise<LocalService & { down
  * can read), Scalekit reached through an outage proxy, and the real handler modules loaded in
  * this worker behind a gateway of its own. DynamoDB and Cognito are the suite's.
  */
-export async function ownStack(options: { env?: Record<string, string>; chat?: { settings?: Partial<ChatSettings>; faults?: Faults } } = {}) {
+export async function ownStack(
+  options: { env?: Record<string, string>; chat?: { settings?: Partial<ChatSettings>; faults?: Faults } } = {},
+) {
   const stack = inject('stack');
   const dir = mkdtempSync(join(tmpdir(), 'onbehalf-own-'));
   const asanaClient = { clientId: 'own-client', clientSecret: randomBytes(16).toString('hex') };

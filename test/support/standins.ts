@@ -58,7 +58,12 @@ export const cursor = async (log: () => Promise<{ seq: number }[]>) => (await lo
 export const toolTurn = (...uses: { id?: string; name: string; input: Record<string, unknown> }[]) => ({
   role: 'assistant',
   type: 'message',
-  content: uses.map((use) => ({ type: 'tool_use', id: use.id ?? `toolu_${randomUUID().replace(/-/g, '').slice(0, 20)}`, name: use.name, input: use.input })),
+  content: uses.map((use) => ({
+    type: 'tool_use',
+    id: use.id ?? `toolu_${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+    name: use.name,
+    input: use.input,
+  })),
   stop_reason: 'tool_use',
 });
 

@@ -10,7 +10,11 @@ function world(toolPolicy: Record<string, ToolPolicy> = { asana_task_create: 'co
   const w = chatWorld({ settings: { toolPolicy } });
   w.accounts.setStatus(ALICE, 'ACTIVE');
   w.accounts.setStatus(BOB, 'ACTIVE');
-  w.accounts.onTool('asana_task_create', ({ input }) => ({ kind: 'succeeded', data: { gid: '77', name: input.name }, executionId: 'exec-create' }));
+  w.accounts.onTool('asana_task_create', ({ input }) => ({
+    kind: 'succeeded',
+    data: { gid: '77', name: input.name },
+    executionId: 'exec-create',
+  }));
   return w;
 }
 
@@ -62,7 +66,9 @@ describe('a confirm tool', () => {
     // Assess
     expect(outcome).toMatchObject({ status: 'completed', reply: 'Created "Ship it".', pendingApprovals: [] });
     expect(outcome.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_create', outcome: 'succeeded', input: CREATE })]);
-    expect(w.accounts.executionsOf('asana_task_create')).toEqual([{ identifier: ALICE, connection: 'asana', toolName: 'asana_task_create', input: CREATE }]);
+    expect(w.accounts.executionsOf('asana_task_create')).toEqual([
+      { identifier: ALICE, connection: 'asana', toolName: 'asana_task_create', input: CREATE },
+    ]);
     expect(replay.code).toBe('approval_mismatch');
     expect(w.accounts.executionsOf('asana_task_create')).toHaveLength(1);
     const [record] = w.conversations.recordsOf(ALICE, paused.conversationId);
@@ -169,7 +175,9 @@ describe('a confirm tool', () => {
     const done = await startConversation(w.deps, ALICE, { message: 'Hi' });
 
     // Act
-    const error = await domainError(() => decideApproval(w.deps, ALICE, done.conversationId, { toolUseId: 'toolu_create', decision: 'approve' }));
+    const error = await domainError(() =>
+      decideApproval(w.deps, ALICE, done.conversationId, { toolUseId: 'toolu_create', decision: 'approve' }),
+    );
 
     // Assess
     expect(error.code).toBe('approval_mismatch');
@@ -201,7 +209,9 @@ describe('a confirm tool', () => {
     const paused = await pendingCreate(w);
 
     // Act
-    const error = await domainError(() => decideApproval(w.deps, BOB, paused.conversationId, { toolUseId: 'toolu_create', decision: 'approve' }));
+    const error = await domainError(() =>
+      decideApproval(w.deps, BOB, paused.conversationId, { toolUseId: 'toolu_create', decision: 'approve' }),
+    );
 
     // Assess
     expect(error.code).toBe('not_found');

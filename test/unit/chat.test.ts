@@ -44,8 +44,16 @@ describe('the tool loop', () => {
   it('runs tools until Claude ends its turn, and answers with the final text and the calls made', async () => {
     // Prepare
     const w = world();
-    w.accounts.onTool('asana_tasks_list', () => ({ kind: 'succeeded', data: { data: [{ gid: '9', name: 'Ship it' }] }, executionId: 'exec-1' }));
-    w.accounts.onTool('asana_task_get', () => ({ kind: 'succeeded', data: { data: { gid: '9', name: 'Ship it', due_on: '2026-12-01' } }, executionId: 'exec-2' }));
+    w.accounts.onTool('asana_tasks_list', () => ({
+      kind: 'succeeded',
+      data: { data: [{ gid: '9', name: 'Ship it' }] },
+      executionId: 'exec-1',
+    }));
+    w.accounts.onTool('asana_task_get', () => ({
+      kind: 'succeeded',
+      data: { data: { gid: '9', name: 'Ship it', due_on: '2026-12-01' } },
+      executionId: 'exec-2',
+    }));
     w.model.queue(
       callsTools([['toolu_1', 'asana_tasks_list', { assignee: 'me' }]], { text: 'Let me look.' }),
       callsTools([['toolu_2', 'asana_task_get', { task_gid: '9' }]]),
@@ -577,7 +585,10 @@ describe('conversations belong to their caller', () => {
   it.each([
     ['postMessage', (w: ReturnType<typeof world>, id: string) => postMessage(w.deps, BOB, id, { message: 'hi' })],
     ['resume', (w: ReturnType<typeof world>, id: string) => resumeConversation(w.deps, BOB, id, {})],
-    ['approval', (w: ReturnType<typeof world>, id: string) => decideApproval(w.deps, BOB, id, { toolUseId: 'toolu_1', decision: 'approve' })],
+    [
+      'approval',
+      (w: ReturnType<typeof world>, id: string) => decideApproval(w.deps, BOB, id, { toolUseId: 'toolu_1', decision: 'approve' }),
+    ],
     ['get', (w: ReturnType<typeof world>, id: string) => getConversation(w.deps, BOB, id)],
     ['delete', (w: ReturnType<typeof world>, id: string) => deleteConversation(w.deps, BOB, id)],
   ])("%s with another user's conversation id answers not_found and touches nothing", async (_name, act) => {
@@ -691,7 +702,12 @@ describe('getConversation', () => {
   it('shows every message exactly as exchanged with Claude, and every tool call of the conversation', async () => {
     // Prepare
     const w = world();
-    w.model.queue(callsTools([['toolu_1', 'asana_tasks_list', { a: 1 }]]), says('One.'), callsTools([['toolu_2', 'asana_task_get', {}]]), says('Two.'));
+    w.model.queue(
+      callsTools([['toolu_1', 'asana_tasks_list', { a: 1 }]]),
+      says('One.'),
+      callsTools([['toolu_2', 'asana_task_get', {}]]),
+      says('Two.'),
+    );
     const first = await start(w, '  List   my\n tasks  ');
     await postMessage(w.deps, ALICE, first.conversationId, { message: 'And the first one?' });
 
@@ -701,7 +717,16 @@ describe('getConversation', () => {
     // Assess
     expect(view.title).toBe('List my tasks');
     expect(view.status).toBe('completed');
-    expect(view.messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+    expect(view.messages.map((message) => message.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+    ]);
     expect(view.messages[0]?.content).toEqual([textBlock('  List   my\n tasks  ')]);
     expect(toolUseIds(view.messages[1]!)).toEqual(['toolu_1']);
     expect(view.toolCalls.map((call) => [call.toolUseId, call.outcome])).toEqual([

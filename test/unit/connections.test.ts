@@ -140,7 +140,12 @@ describe('connect', () => {
         expiresAt: new Date(w.clock.now() + 600_000).toISOString(),
       });
       const stored = w.store.stateOf(ALICE, link.state);
-      expect(stored).toMatchObject({ connection: 'asana', stateStatus: 'issued', createdAt: w.clock.now(), expiresAt: w.clock.now() + 600_000 });
+      expect(stored).toMatchObject({
+        connection: 'asana',
+        stateStatus: 'issued',
+        createdAt: w.clock.now(),
+        expiresAt: w.clock.now() + 600_000,
+      });
       expect(w.store.statesFor(BOB)).toHaveLength(0);
       expect((await w.store.getEntry(ALICE, 'asana'))?.status).toBe(expectedStatus);
     });
@@ -204,7 +209,9 @@ describe('verify', () => {
     const checkedAt = new Date(w.clock.now()).toISOString();
     expect(result).toEqual({ connection: 'asana', status: 'ACTIVE', account: ALICE_ASANA, checkedAt });
     expect(w.accounts.callsOf('verify')).toEqual([{ method: 'verify', identifier: ALICE }]);
-    expect(w.accounts.executionsOf('asana_me_get')).toEqual([{ identifier: ALICE, connection: 'asana', toolName: 'asana_me_get', input: {} }]);
+    expect(w.accounts.executionsOf('asana_me_get')).toEqual([
+      { identifier: ALICE, connection: 'asana', toolName: 'asana_me_get', input: {} },
+    ]);
     expect(await w.store.getEntry(ALICE, 'asana')).toMatchObject({ status: 'ACTIVE', account: ALICE_ASANA, checkedAt });
     expect(w.store.stateOf(ALICE, state)?.stateStatus).toBe('used');
   });

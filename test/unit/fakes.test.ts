@@ -25,8 +25,25 @@ const message = (seq: number): StoredMessage => ({
   startsExchange: seq % 2 === 0,
   tokens: 5,
 });
-const record: ToolRecord = { toolUseId: 'toolu_1', name: 'asana_task_create', input: { a: 1 }, inputHash: 'h1', actor: SUB, connection: 'asana' };
-const finish = { name: 'asana_task_create', input: { a: 1 }, inputHash: 'h1', actor: SUB, connection: 'asana', outcome: 'succeeded' as const, result: 'ok', isError: false, finishedAt: 'now' };
+const record: ToolRecord = {
+  toolUseId: 'toolu_1',
+  name: 'asana_task_create',
+  input: { a: 1 },
+  inputHash: 'h1',
+  actor: SUB,
+  connection: 'asana',
+};
+const finish = {
+  name: 'asana_task_create',
+  input: { a: 1 },
+  inputHash: 'h1',
+  actor: SUB,
+  connection: 'asana',
+  outcome: 'succeeded' as const,
+  result: 'ok',
+  isError: false,
+  finishedAt: 'now',
+};
 
 async function created() {
   const store = new FakeConversationStore();

@@ -83,10 +83,7 @@ export class ManualClock implements Clock {
 // ─── Connected accounts (Scalekit) ──────────────────────────────────────────────────────────
 
 /** A tool's behaviour in the fake: what Asana would answer for this caller and input. */
-export type ToolHandler = (call: {
-  identifier: string;
-  input: Record<string, unknown>;
-}) => ToolExecution | Promise<ToolExecution>;
+export type ToolHandler = (call: { identifier: string; input: Record<string, unknown> }) => ToolExecution | Promise<ToolExecution>;
 
 /** One call to the fake, as Scalekit would have logged it. */
 export interface AccountsCall {
@@ -182,7 +179,11 @@ export class FakeConnectedAccounts implements ConnectedAccounts {
   }
 
   /** The next `times` calls of `method` throw `error` (default: an upstream outage). */
-  failNext(method: keyof ConnectedAccounts, error: unknown = new UpstreamError('unavailable', 'scalekit', 'Scalekit is unavailable'), times = 1): void {
+  failNext(
+    method: keyof ConnectedAccounts,
+    error: unknown = new UpstreamError('unavailable', 'scalekit', 'Scalekit is unavailable'),
+    times = 1,
+  ): void {
     const queue = this.failures.get(method) ?? [];
     for (let i = 0; i < times; i++) queue.push(error);
     this.failures.set(method, queue);

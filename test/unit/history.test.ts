@@ -129,7 +129,13 @@ describe('fitWindow', () => {
 describe('opensExchange and replyOf', () => {
   it('treats a user message carrying tool results as part of the running exchange', () => {
     // Prepare
-    const results: Message = { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 'ok' }, { type: 'text', text: 'and?' }] };
+    const results: Message = {
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 't', content: 'ok' },
+        { type: 'text', text: 'and?' },
+      ],
+    };
     const words: Message = { role: 'user', content: [{ type: 'text', text: 'hello' }] };
     const answer: Message = { role: 'assistant', content: [{ type: 'text', text: 'hi' }] };
 

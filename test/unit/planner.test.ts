@@ -113,9 +113,7 @@ describe('plan', () => {
     const output = plan({ messages, tools });
 
     // Assess
-    expect(toolCalls(output)).toEqual([
-      { name: 'asana_project_tasks_list', input: { project_gid: '9', opt_fields: 'name,completed' } },
-    ]);
+    expect(toolCalls(output)).toEqual([{ name: 'asana_project_tasks_list', input: { project_gid: '9', opt_fields: 'name,completed' } }]);
   });
 
   it('answers plainly when a tool failed', () => {

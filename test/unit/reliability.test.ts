@@ -16,7 +16,11 @@ const LEASE_MS = 60_000;
 function world(settings: Parameters<typeof chatWorld>[0] = {}) {
   const w = chatWorld({ ...settings, settings: { leaseMs: LEASE_MS, ...settings.settings } });
   w.accounts.setStatus(ALICE, 'ACTIVE');
-  w.accounts.onTool('asana_task_create', ({ input }) => ({ kind: 'succeeded', data: { gid: '77', name: input.name }, executionId: 'exec-77' }));
+  w.accounts.onTool('asana_task_create', ({ input }) => ({
+    kind: 'succeeded',
+    data: { gid: '77', name: input.name },
+    executionId: 'exec-77',
+  }));
   return w;
 }
 
@@ -127,7 +131,12 @@ describe('crashes around several tools of one message', () => {
 
     // Assess
     expect(outcome).toMatchObject({ status: 'completed', reply: 'Both created.' });
-    expect(w.accounts.executionsOf('asana_task_create').map((execution) => execution.input.name).sort()).toEqual(['One', 'Two']);
+    expect(
+      w.accounts
+        .executionsOf('asana_task_create')
+        .map((execution) => execution.input.name)
+        .sort(),
+    ).toEqual(['One', 'Two']);
     const results = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
     expect(results).toEqual([
       { type: 'tool_result', tool_use_id: 'toolu_1', content: JSON.stringify({ gid: '77', name: 'One' }) },
@@ -174,7 +183,9 @@ describe('a crash right after an approval is saved', () => {
     );
     w.model.queue(says('Created.'));
     const { busy, outcome } = await resumeAfterCrash(w, paused.conversationId);
-    const replay = await domainError(() => decideApproval(w.deps, ALICE, paused.conversationId, { toolUseId: 'toolu_1', decision: 'approve' }));
+    const replay = await domainError(() =>
+      decideApproval(w.deps, ALICE, paused.conversationId, { toolUseId: 'toolu_1', decision: 'approve' }),
+    );
 
     // Assess
     expect(paused.status).toBe('awaiting_approval');
@@ -198,7 +209,9 @@ describe('a crash right after an approval is saved', () => {
     w.clock.advance(LEASE_MS + 1);
 
     // Act
-    const replay = await domainError(() => decideApproval(w.deps, ALICE, paused.conversationId, { toolUseId: 'toolu_1', decision: 'deny' }));
+    const replay = await domainError(() =>
+      decideApproval(w.deps, ALICE, paused.conversationId, { toolUseId: 'toolu_1', decision: 'deny' }),
+    );
     const [record] = w.conversations.recordsOf(ALICE, paused.conversationId);
 
     // Assess
@@ -245,7 +258,12 @@ describe('a crash right after an approval is saved', () => {
 
     // Assess
     expect(outcome).toMatchObject({ status: 'completed', reply: 'Both created.', pendingApprovals: [] });
-    expect(w.accounts.executionsOf('asana_task_create').map((execution) => execution.input.name).sort()).toEqual(['One', 'Two']);
+    expect(
+      w.accounts
+        .executionsOf('asana_task_create')
+        .map((execution) => execution.input.name)
+        .sort(),
+    ).toEqual(['One', 'Two']);
   });
 });
 

@@ -74,20 +74,30 @@ export class AsanaApi {
       route('GET', '/users/me', 'users:read', (c) => this.one('user', c.viewer.gid, c)),
       route('GET', '/users', 'users:read', (c) => this.listUsers(c, true)),
       route('GET', '/workspaces', 'workspaces:read', (c) => this.page(c, 'workspace', [this.store.workspace.gid])),
-      route('GET', '/workspaces/{workspace_gid}', 'workspaces:read', (c) => this.one('workspace', this.workspaceParam(c.params.workspace_gid, 'workspace'), c)),
+      route('GET', '/workspaces/{workspace_gid}', 'workspaces:read', (c) =>
+        this.one('workspace', this.workspaceParam(c.params.workspace_gid, 'workspace'), c),
+      ),
       route('GET', '/workspaces/{workspace_gid}/users', 'users:read', (c) => this.listUsers(c, false)),
       route('GET', '/workspaces/{workspace_gid}/typeahead', 'workspaces:read', (c) => this.typeahead(c)),
       route('GET', '/workspaces/{workspace_gid}/tasks/search', 'tasks:read', (c) => this.searchTasks(c)),
       route('GET', '/projects', 'projects:read', (c) => this.listProjects(c)),
-      route('GET', '/projects/{project_gid}', 'projects:read', (c) => this.one('project', this.project(c, c.params.project_gid, 'project').gid, c)),
-      route('GET', '/projects/{project_gid}/tasks', 'tasks:read', (c) => this.taskPage(c, this.store.projectTasks(c.viewer, this.project(c, c.params.project_gid, 'project').gid))),
+      route('GET', '/projects/{project_gid}', 'projects:read', (c) =>
+        this.one('project', this.project(c, c.params.project_gid, 'project').gid, c),
+      ),
+      route('GET', '/projects/{project_gid}/tasks', 'tasks:read', (c) =>
+        this.taskPage(c, this.store.projectTasks(c.viewer, this.project(c, c.params.project_gid, 'project').gid)),
+      ),
       route('GET', '/projects/{project_gid}/sections', 'projects:read', (c) => this.listSections(c)),
       route('GET', '/tasks', 'tasks:read', (c) => this.listTasks(c)),
       route('GET', '/tasks/{task_gid}', 'tasks:read', (c) => this.one('task', this.task(c, c.params.task_gid, 'task').gid, c)),
       route('GET', '/tasks/{task_gid}/stories', 'stories:read', (c) => this.listStories(c)),
-      route('GET', '/tasks/{task_gid}/subtasks', 'tasks:read', (c) => this.taskPage(c, this.store.subtasks(c.viewer, this.task(c, c.params.task_gid, 'task').gid))),
+      route('GET', '/tasks/{task_gid}/subtasks', 'tasks:read', (c) =>
+        this.taskPage(c, this.store.subtasks(c.viewer, this.task(c, c.params.task_gid, 'task').gid)),
+      ),
       route('GET', '/users/{user_gid}/user_task_list', 'tasks:read', (c) => this.userTaskList(c)),
-      route('GET', '/user_task_lists/{user_task_list_gid}', 'tasks:read', (c) => this.one('user_task_list', this.userTaskListOwner(c).listGid, c)),
+      route('GET', '/user_task_lists/{user_task_list_gid}', 'tasks:read', (c) =>
+        this.one('user_task_list', this.userTaskListOwner(c).listGid, c),
+      ),
       route('GET', '/user_task_lists/{user_task_list_gid}/tasks', 'tasks:read', (c) => this.userTaskListTasks(c)),
       route('POST', '/tasks', 'tasks:write', (c) => this.createTask(c)),
       route('PUT', '/tasks/{task_gid}', 'tasks:write', (c) => this.updateTask(c)),
@@ -100,7 +110,10 @@ export class AsanaApi {
 
   /** Finds the route of a path under `/api/1.0`; `undefined` answers Asana's "No matching route". */
   match(method: string, path: string): { route: ApiRoute; params: Record<string, string> } | undefined {
-    const segments = path.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    const segments = path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
     for (const route of this.routes) {
       if (route.method !== method || route.segments.length !== segments.length) continue;
       const params: Record<string, string> = {};
@@ -142,7 +155,11 @@ export class AsanaApi {
     if (team !== null) throw notRecognized('team', team);
     const archived = parseBoolean(call.query.get('archived'), 'archived');
     const projects = archived === true ? [] : [...this.store.projects.values()].filter((p) => this.store.canSeeProject(call.viewer, p));
-    return this.page(call, 'project', projects.map((p) => p.gid));
+    return this.page(
+      call,
+      'project',
+      projects.map((p) => p.gid),
+    );
   }
 
   /** Asana's typeahead: what `asana_projects_search` uses to find projects by name. */
@@ -158,7 +175,10 @@ export class AsanaApi {
     } else if (type === 'user') {
       gids = [...this.store.users.values()].filter((u) => matches(u.name) || matches(u.email)).map((u) => u.gid);
     } else if (type === 'task') {
-      gids = this.store.visibleTasks(call.viewer).filter((t) => matches(t.name)).map((t) => t.gid);
+      gids = this.store
+        .visibleTasks(call.viewer)
+        .filter((t) => matches(t.name))
+        .map((t) => t.gid);
     } else {
       throw invalid('resource_type', `Unsupported resource type: ${type}`);
     }
@@ -168,13 +188,23 @@ export class AsanaApi {
   private listSections(call: ApiCall): ApiResult {
     const project = this.project(call, call.params.project_gid, 'project');
     const sections = this.store.state.sections.filter((s) => s.project === project.gid);
-    return this.page(call, 'section', sections.map((s) => s.gid));
+    return this.page(
+      call,
+      'section',
+      sections.map((s) => s.gid),
+    );
   }
 
   /** GET /tasks: exactly one of project, section, user_task_list, or assignee + workspace, as in Asana. */
   private listTasks(call: ApiCall): ApiResult {
     const q = call.query;
-    const [project, section, list, assignee, workspace] = [q.get('project'), q.get('section'), q.get('user_task_list'), q.get('assignee'), q.get('workspace')];
+    const [project, section, list, assignee, workspace] = [
+      q.get('project'),
+      q.get('section'),
+      q.get('user_task_list'),
+      q.get('assignee'),
+      q.get('workspace'),
+    ];
     const selectors = [project, section, list, assignee].filter((v) => v !== null).length;
     if (selectors !== 1 || (assignee !== null) !== (workspace !== null)) {
       throw new AsanaApiError(400, 'Must specify exactly one of project, tag, section, user task list, or assignee + workspace');
@@ -215,12 +245,26 @@ export class AsanaApi {
       // Asana's search sorts by modification, newest first, and does not page.
       .sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt))
       .slice(0, limit);
-    return { status: 200, body: { data: this.present.renderAll('task', found.map((t) => t.gid), call.viewer, selection(call, 'compact')) } };
+    return {
+      status: 200,
+      body: {
+        data: this.present.renderAll(
+          'task',
+          found.map((t) => t.gid),
+          call.viewer,
+          selection(call, 'compact'),
+        ),
+      },
+    };
   }
 
   private listStories(call: ApiCall): ApiResult {
     const task = this.task(call, call.params.task_gid, 'task');
-    return this.page(call, 'story', this.store.stories(task.gid).map((s) => s.gid));
+    return this.page(
+      call,
+      'story',
+      this.store.stories(task.gid).map((s) => s.gid),
+    );
   }
 
   private userTaskList(call: ApiCall): ApiResult {
@@ -256,7 +300,11 @@ export class AsanaApi {
       if (Number.isNaN(at)) throw invalid('completed_since', `Not a valid date/time: ${since}`);
       kept = tasks.filter((t) => !t.completed || (t.completedAt !== null && Date.parse(t.completedAt) >= at));
     }
-    return this.page(call, 'task', kept.map((t) => t.gid));
+    return this.page(
+      call,
+      'task',
+      kept.map((t) => t.gid),
+    );
   }
 
   /**
@@ -370,7 +418,10 @@ export class AsanaApi {
       throw new AsanaApiError(400, 'Only one of insert_before, insert_after, or section may be specified');
     }
     const order = this.store.state.projectTasks[project.gid] ?? [];
-    for (const [field, anchor] of [['insert_before', before], ['insert_after', after]] as const) {
+    for (const [field, anchor] of [
+      ['insert_before', before],
+      ['insert_after', after],
+    ] as const) {
       if (anchor !== undefined && !order.includes(anchor)) throw invalid(field, `Task ${anchor} is not in project ${project.gid}`);
     }
     if (section !== undefined && this.store.sectionOf(project.gid)?.gid !== section) {
@@ -431,7 +482,10 @@ function parseBoolean(raw: string | null, field: string): boolean | undefined {
 
 function listParam(raw: string | null): string[] | undefined {
   if (raw === null) return undefined;
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function encodeOffset(index: number): string {
@@ -441,7 +495,8 @@ function encodeOffset(index: number): string {
 function decodeOffset(raw: string): number {
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (typeof value === 'object' && value !== null && 'o' in value && Number.isInteger(value.o) && Number(value.o) >= 0) return Number(value.o);
+    if (typeof value === 'object' && value !== null && 'o' in value && Number.isInteger(value.o) && Number(value.o) >= 0)
+      return Number(value.o);
   } catch {
     // fall through: a token we did not issue
   }
@@ -468,7 +523,11 @@ function optionalDate(value: Json | undefined, field: string): string | null | u
 /** A list of gids as an array or a comma-separated string (Asana takes both). */
 function gidList(value: Json | undefined, field: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) return value;
   throw invalid(field, 'Must be a list of gids');
 }

@@ -109,7 +109,11 @@ export class AsanaOAuth {
     }
     const scope = (form.get('scope') ?? '').split(/\s+/).filter(Boolean);
     if (scope.length === 0 || !scope.every((s) => (WRITE_SCOPES as readonly string[]).includes(s))) {
-      return sendHtml(res, 400, consentPage(form.get('client_id') ?? '', hiddenFields(form), email, 'Choose read-only or read-write access.'));
+      return sendHtml(
+        res,
+        400,
+        consentPage(form.get('client_id') ?? '', hiddenFields(form), email, 'Choose read-only or read-write access.'),
+      );
     }
     const code = token();
     this.store.state.codes = this.store.state.codes.filter((c) => c.expiresAt > Date.now());
@@ -180,7 +184,8 @@ export class AsanaOAuth {
 
   private refresh(res: ServerResponse, form: URLSearchParams, clientId: string): void {
     const grant = this.store.state.grants.find((g) => g.refreshToken === form.get('refresh_token') && !g.revoked);
-    if (!grant || grant.clientId !== clientId) return oauthError(res, 400, 'invalid_grant', 'The refresh token is unknown, revoked or issued to another client.');
+    if (!grant || grant.clientId !== clientId)
+      return oauthError(res, 400, 'invalid_grant', 'The refresh token is unknown, revoked or issued to another client.');
     // Tokens expired a while ago are of no use to anyone: drop them so the state stays small.
     const cutoff = Date.now() - 24 * 3600 * 1000;
     this.store.state.accessTokens = this.store.state.accessTokens.filter((t) => t.grantId !== grant.id || t.expiresAt > cutoff);
@@ -212,7 +217,8 @@ export class AsanaOAuth {
     const value = form.get('token');
     if (!value) return oauthError(res, 400, 'invalid_request', 'token is required.');
     const grantId =
-      this.store.state.grants.find((g) => g.refreshToken === value)?.id ?? this.store.state.accessTokens.find((t) => t.token === value)?.grantId;
+      this.store.state.grants.find((g) => g.refreshToken === value)?.id ??
+      this.store.state.accessTokens.find((t) => t.token === value)?.grantId;
     if (grantId !== undefined) {
       this.revokeGrant(grantId);
       this.store.save();
@@ -245,7 +251,11 @@ export class AsanaOAuth {
 
   private tokensFor(grant: GrantRecord): IssuedTokens {
     const accessToken = token();
-    this.store.state.accessTokens.push({ token: accessToken, grantId: grant.id, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 });
+    this.store.state.accessTokens.push({
+      token: accessToken,
+      grantId: grant.id,
+      expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000,
+    });
     this.store.save();
     return { accessToken, refreshToken: grant.refreshToken, expiresIn: Math.ceil(this.accessTokenTtlSeconds), scope: grant.scope };
   }
@@ -301,13 +311,19 @@ function hiddenFields(params: URLSearchParams): [string, string][] {
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string): void {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-store',
+  });
   res.end(html);
 }
 
 /** The consent page: exactly one form, attributes double-quoted, every value escaped (WORLD.md). */
 function consentPage(clientId: string, hidden: [string, string][], email: string, error: string | undefined): string {
-  const inputs = hidden.map(([name, value]) => `    <input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('\n');
+  const inputs = hidden
+    .map(([name, value]) => `    <input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('\n');
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Asana (local emulator): authorize</title></head>

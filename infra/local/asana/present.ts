@@ -78,7 +78,8 @@ export class AsanaPresenter {
     if (Array.isArray(value)) return value.map((item) => this.expand(item, tree, viewer));
     if (value === null || typeof value !== 'object') return value;
     const { gid, resource_type: type } = value;
-    const referenced = typeof gid === 'string' && typeof type === 'string' && isResourceType(type) ? this.full(type, gid, viewer) : undefined;
+    const referenced =
+      typeof gid === 'string' && typeof type === 'string' && isResourceType(type) ? this.full(type, gid, viewer) : undefined;
     return this.project(referenced ?? value, tree, viewer);
   }
 
@@ -140,7 +141,15 @@ export class AsanaPresenter {
       }
       case 'user_task_list': {
         const owner = store.userTaskListOwner(gid);
-        return owner && { gid, resource_type: 'user_task_list', name: 'My Tasks', owner: this.userRef(owner.gid), workspace: this.workspaceRef() };
+        return (
+          owner && {
+            gid,
+            resource_type: 'user_task_list',
+            name: 'My Tasks',
+            owner: this.userRef(owner.gid),
+            workspace: this.workspaceRef(),
+          }
+        );
       }
     }
   }
@@ -171,7 +180,10 @@ export class AsanaPresenter {
       projects: projects.map((gid) => this.projectRef(gid)),
       memberships: projects.map((gid) => {
         const section = store.sectionOf(gid);
-        return { project: this.projectRef(gid), section: section ? { gid: section.gid, name: section.name, resource_type: 'section' } : null };
+        return {
+          project: this.projectRef(gid),
+          section: section ? { gid: section.gid, name: section.name, resource_type: 'section' } : null,
+        };
       }),
       parent: parent ? { gid: parent.gid, name: parent.name, resource_type: 'task', resource_subtype: 'default_task' } : null,
       num_subtasks: store.subtasks(viewer, task.gid).length,
@@ -200,7 +212,13 @@ export class AsanaPresenter {
   }
 
   private workspace(): JsonObject {
-    return { gid: this.store.workspace.gid, resource_type: 'workspace', name: this.store.workspace.name, is_organization: false, email_domains: [] };
+    return {
+      gid: this.store.workspace.gid,
+      resource_type: 'workspace',
+      name: this.store.workspace.name,
+      is_organization: false,
+      email_domains: [],
+    };
   }
 
   private workspaceRef(): JsonObject {

@@ -72,7 +72,8 @@ export async function startAsana(options: AsanaOptions): Promise<AsanaEmulator> 
     try {
       const match = api.match(method, path);
       if (!match) throw new AsanaApiError(404, 'No matching route for request');
-      if (auth.kind !== 'ok') throw new AsanaApiError(401, auth.kind === 'expired' ? 'Not Authorized: the access token has expired' : 'Not Authorized');
+      if (auth.kind !== 'ok')
+        throw new AsanaApiError(401, auth.kind === 'expired' ? 'Not Authorized: the access token has expired' : 'Not Authorized');
       if (!auth.scopes.has(match.route.scope)) {
         throw new AsanaApiError(403, `Forbidden: the token does not have the scope this endpoint requires: ${match.route.scope}`);
       }

@@ -137,7 +137,13 @@ export class AsanaStore {
       users.set(person.asanaGid, { gid: person.asanaGid, name: person.name, email: person.email, password: person.password, admin: false });
     }
     for (const account of world.asanaOnly ?? []) {
-      users.set(account.asanaGid, { gid: account.asanaGid, name: account.name, email: account.email, password: undefined, admin: account.admin ?? false });
+      users.set(account.asanaGid, {
+        gid: account.asanaGid,
+        name: account.name,
+        email: account.email,
+        password: undefined,
+        admin: account.admin ?? false,
+      });
     }
     this.users = users;
     this.projects = new Map(world.projects.map((p) => [p.gid, { gid: p.gid, name: p.name, public: p.public, members: p.members }]));
@@ -181,7 +187,9 @@ export class AsanaStore {
       return parent !== undefined && this.canSeeTask(viewer, parent);
     }
     // A task in no project is private to the people on it, as "only visible to me" tasks are in Asana.
-    return task.projects.length === 0 && (task.assignee === viewer.gid || task.createdBy === viewer.gid || task.followers.includes(viewer.gid));
+    return (
+      task.projects.length === 0 && (task.assignee === viewer.gid || task.createdBy === viewer.gid || task.followers.includes(viewer.gid))
+    );
   }
 
   private canSeeProjectGid(viewer: AsanaUser, gid: string): boolean {
@@ -254,7 +262,10 @@ export class AsanaStore {
     return task;
   }
 
-  updateTask(task: TaskRecord, changes: Partial<Pick<TaskRecord, 'name' | 'notes' | 'assignee' | 'completed' | 'dueOn' | 'startOn'>>): TaskRecord {
+  updateTask(
+    task: TaskRecord,
+    changes: Partial<Pick<TaskRecord, 'name' | 'notes' | 'assignee' | 'completed' | 'dueOn' | 'startOn'>>,
+  ): TaskRecord {
     const now = new Date().toISOString();
     if (changes.completed !== undefined && changes.completed !== task.completed) task.completedAt = changes.completed ? now : null;
     Object.assign(task, changes, { modifiedAt: now });

@@ -159,7 +159,13 @@ export function toAsanaRequest(toolName: string, input: Readonly<Record<string, 
   for (const [field, mapping] of Object.entries(route.body)) {
     const value = input[field];
     if (value === undefined) continue;
-    data[mapping.name] = mapping.list && typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+    data[mapping.name] =
+      mapping.list && typeof value === 'string'
+        ? value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : value;
   }
   return { method: route.method, path, query, body: { data } };
 }

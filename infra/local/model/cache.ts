@@ -176,9 +176,7 @@ function blockText(block: Record<string, unknown>): string {
       if (typeof content === 'string') return content;
       if (!Array.isArray(content)) return '';
       return content
-        .map((inner) =>
-          isRecord(inner) && inner.type === 'text' && typeof inner.text === 'string' ? inner.text : canonicalJson(inner),
-        )
+        .map((inner) => (isRecord(inner) && inner.type === 'text' && typeof inner.text === 'string' ? inner.text : canonicalJson(inner)))
         .join('\n');
     }
     default:

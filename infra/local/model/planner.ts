@@ -101,10 +101,7 @@ export function plan(input: PlannerInput): PlannerOutput {
     if (signal instanceof NeedCalls) {
       const calls = input.singleToolPerTurn ? signal.calls.slice(0, 1) : signal.calls;
       return {
-        content: [
-          { type: 'text', text: preamble(calls) },
-          ...calls.map((call): PlannedContent => ({ type: 'tool_use', ...call })),
-        ],
+        content: [{ type: 'text', text: preamble(calls) }, ...calls.map((call): PlannedContent => ({ type: 'tool_use', ...call }))],
         stopReason: 'tool_use',
       };
     }
@@ -122,10 +119,9 @@ function preamble(calls: readonly PlannedToolCall[]): string {
 }
 
 function route(text: string, session: Session): string {
-  const project = new RegExp(
-    `what(?:'s|’s|s| is)\\s+in\\s+(?:the\\s+|my\\s+)?(?:${QUOTED}|([^"“”]+?))\\s+(board|project)\\b`,
-    'i',
-  ).exec(text);
+  const project = new RegExp(`what(?:'s|’s|s| is)\\s+in\\s+(?:the\\s+|my\\s+)?(?:${QUOTED}|([^"“”]+?))\\s+(board|project)\\b`, 'i').exec(
+    text,
+  );
   if (project) {
     const quoted = project[1];
     const unquoted = (project[2] ?? '').trim();
@@ -150,9 +146,7 @@ function route(text: string, session: Session): string {
     });
   }
 
-  const comment = new RegExp(`\\badd\\s+(?:a\\s+)?comment\\s+${QUOTED}\\s+to\\s+(?:the\\s+)?task\\s+${QUOTED}`, 'i').exec(
-    text,
-  );
+  const comment = new RegExp(`\\badd\\s+(?:a\\s+)?comment\\s+${QUOTED}\\s+to\\s+(?:the\\s+)?task\\s+${QUOTED}`, 'i').exec(text);
   if (comment) return addComment(session, comment[1] ?? '', comment[2] ?? '');
 
   return HELP;
@@ -217,18 +211,13 @@ function myOpenTasks(s: Session): string {
   } else {
     throw missingTool(action, 'asana_tasks_list');
   }
-  const open = uniqueByGid(results.flatMap((o) => named(succeeded(o, action)))).filter(
-    (t) => t.record.completed !== true,
-  );
+  const open = uniqueByGid(results.flatMap((o) => named(succeeded(o, action)))).filter((t) => t.record.completed !== true);
   if (open.length === 0) return 'You have no open tasks.';
   return `You have ${count(open.length, 'open task')}: ${open.map((t) => t.name).join(', ')}.`;
 }
 
 /** "Create a task …": workspaces (+ me) → the project → asana_task_create. */
-function createTask(
-  s: Session,
-  request: { name: string; project: string; highPriority: boolean; assignToMe: boolean },
-): string {
+function createTask(s: Session, request: { name: string; project: string; highPriority: boolean; assignToMe: boolean }): string {
   const action = `create the task "${request.name}"`;
   if (!s.has('asana_task_create')) throw missingTool(action, 'asana_task_create');
   const me = request.assignToMe ? whoAmI(s, action) : undefined;
@@ -323,9 +312,7 @@ function findProject(s: Session, names: readonly string[], action: string, me?: 
     if (!outcome) return [];
     return named(succeeded(outcome, action)).map((p) => ({ ...p, workspaceGid: workspaceOf(p.record) ?? search.workspaceGid }));
   });
-  const match = names
-    .map((name) => projects.find((p) => normalise(p.name) === normalise(name)))
-    .find((p) => p !== undefined);
+  const match = names.map((name) => projects.find((p) => normalise(p.name) === normalise(name))).find((p) => p !== undefined);
   if (!match) throw new FinalAnswer(`I couldn't find a project named "${wanted}" that you can see in Asana.`);
   return match;
 }

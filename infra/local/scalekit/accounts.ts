@@ -25,9 +25,7 @@ export interface AccountSelector {
 }
 
 /** What the browser should be sent to after a consent hop. */
-export type ConsentOutcome =
-  | { kind: 'redirect'; location: string }
-  | { kind: 'page'; status: number; title: string; text: string };
+export type ConsentOutcome = { kind: 'redirect'; location: string } | { kind: 'page'; status: number; title: string; text: string };
 
 export interface SeedAccount {
   identifier: string;
@@ -262,7 +260,12 @@ export class ConnectedAccounts {
     const error = query.get('error');
     const code = query.get('code');
     if (error || !code) {
-      return { kind: 'page', status: 400, title: 'Authorization refused', text: `Asana did not authorize the connection (${error ?? 'no code'}).` };
+      return {
+        kind: 'page',
+        status: 400,
+        title: 'Authorization refused',
+        text: `Asana did not authorize the connection (${error ?? 'no code'}).`,
+      };
     }
     let grant: OAuthGrant;
     try {

@@ -12,22 +12,26 @@ export function scalekitError(code: Code, errorCode: string, message: string): C
 
 export const notFound = (message: string): ConnectError => scalekitError(Code.NotFound, 'NOT_FOUND', message);
 
-export const invalidArgument = (message: string): ConnectError =>
-  scalekitError(Code.InvalidArgument, 'INVALID_ARGUMENT', message);
+export const invalidArgument = (message: string): ConnectError => scalekitError(Code.InvalidArgument, 'INVALID_ARGUMENT', message);
 
 /** Input that does not match a tool's schema: `InvalidArgument` with one field violation per problem. */
 export function invalidToolInput(toolName: string, violations: FieldViolation[]): ConnectError {
-  return new ConnectError(`invalid input for ${toolName}: ${violations.map((v) => v.description).join('; ')}`, Code.InvalidArgument, undefined, [
-    {
-      desc: ErrorInfoSchema,
-      value: {
-        errorCode: 'INVALID_TOOL_INPUT',
-        validationErrorInfo: {
-          fieldViolations: violations.map((v) => ({ field: v.field, description: v.description, constraint: 'schema' })),
+  return new ConnectError(
+    `invalid input for ${toolName}: ${violations.map((v) => v.description).join('; ')}`,
+    Code.InvalidArgument,
+    undefined,
+    [
+      {
+        desc: ErrorInfoSchema,
+        value: {
+          errorCode: 'INVALID_TOOL_INPUT',
+          validationErrorInfo: {
+            fieldViolations: violations.map((v) => ({ field: v.field, description: v.description, constraint: 'schema' })),
+          },
         },
       },
-    },
-  ]);
+    ],
+  );
 }
 
 /** gRPC code for an upstream HTTP status, as Scalekit reports a provider's refusal. */
@@ -48,12 +52,7 @@ export function codeForProviderStatus(status: number): Code {
  * SDK turns into `ScalekitTool{Unauthorized,Forbidden,RateLimit,}Exception` (`isToolException(e)`),
  * never retried and never answered by refreshing the SDK's own token.
  */
-export function toolError(options: {
-  code: Code;
-  message: string;
-  executionId: string;
-  toolErrorCode: string;
-}): ConnectError {
+export function toolError(options: { code: Code; message: string; executionId: string; toolErrorCode: string }): ConnectError {
   return new ConnectError(options.message, options.code, undefined, [
     {
       desc: ErrorInfoSchema,

@@ -71,7 +71,8 @@ export function toolService(
       if (others.length > 0) throw invalidArgument('identifier has several connected accounts for this provider: give the connector');
       account = only;
     }
-    if (account.provider !== ASANA_PROVIDER) throw invalidArgument(`tool ${tool.name} does not belong to connector ${account.connectionName}`);
+    if (account.provider !== ASANA_PROVIDER)
+      throw invalidArgument(`tool ${tool.name} does not belong to connector ${account.connectionName}`);
     return account;
   }
 
@@ -144,11 +145,18 @@ export function toolService(
         outcome = 'succeeded';
         const body = response.body;
         const data: JsonObject =
-          typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as JsonObject) : { data: body as JsonObject[keyof JsonObject] };
+          typeof body === 'object' && body !== null && !Array.isArray(body)
+            ? (body as JsonObject)
+            : { data: body as JsonObject[keyof JsonObject] };
         return { data, executionId };
       } catch (cause) {
         if (cause instanceof ConnectError) throw cause;
-        throw toolError({ code: Code.Unavailable, message: 'the provider could not be reached', executionId, toolErrorCode: 'PROVIDER_UNAVAILABLE' });
+        throw toolError({
+          code: Code.Unavailable,
+          message: 'the provider could not be reached',
+          executionId,
+          toolErrorCode: 'PROVIDER_UNAVAILABLE',
+        });
       } finally {
         store.appendExecution({
           executionId,
