@@ -29,7 +29,7 @@ export class ApiClient {
       response = await this.send(method, path, await this.session.rejected(), body);
     }
     const text = await response.text();
-    let raw: unknown = undefined;
+    let raw: unknown;
     if (text !== '') {
       try {
         raw = JSON.parse(text);

@@ -121,9 +121,11 @@ export class LoopbackCallback {
 }
 
 function page(res: ServerResponse, status: number, title: string, text: string): void {
-  const escape = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(`<!doctype html><meta charset="utf-8"><title>onbehalf: ${escape(title)}</title><h1>${escape(title)}</h1><p>${escape(text)}</p>`);
+  res.end(
+    `<!doctype html><meta charset="utf-8"><title>onbehalf: ${escapeHtml(title)}</title><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p>`,
+  );
 }
 
 /** What connecting needs besides the API. */

@@ -6,7 +6,6 @@ import {
   type ChatModel,
   type Clock,
   type ConnectedAccounts,
-  type ContentBlock,
   type ConversationHeader,
   type ConversationStore,
   type Faults,
@@ -788,7 +787,11 @@ export async function getConversation(deps: Pick<ChatDeps, 'store'>, sub: string
   if (!header) throw notFound();
   const [messages, records] = await Promise.all([deps.store.messages(sub, id), deps.store.toolRecords(sub, id)]);
   const order = new Map<string, number>();
-  messages.forEach((message, index) => toolUsesOf(message).forEach((use, j) => order.set(use.id, index * 1000 + j)));
+  messages.forEach((message, index) => {
+    toolUsesOf(message).forEach((use, j) => {
+      order.set(use.id, index * 1000 + j);
+    });
+  });
   const toolCalls = records
     .filter((record) => record.outcome !== undefined)
     .sort((a, b) => (order.get(a.toolUseId) ?? 0) - (order.get(b.toolUseId) ?? 0))

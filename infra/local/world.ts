@@ -52,13 +52,13 @@ export const worldSchema = z
   .superRefine((world, ctx) => {
     const asanaUsers = new Set([...world.people.map((p) => p.asanaGid), ...(world.asanaOnly ?? []).map((p) => p.asanaGid)]);
     const projects = new Set(world.projects.map((p) => p.gid));
-    world.projects.forEach((project, i) =>
+    world.projects.forEach((project, i) => {
       project.members.forEach((member, j) => {
         if (!asanaUsers.has(member)) {
           ctx.addIssue({ code: 'custom', path: ['projects', i, 'members', j], message: `unknown Asana user ${member}` });
         }
-      }),
-    );
+      });
+    });
     world.tasks.forEach((task, i) => {
       if (!projects.has(task.project)) {
         ctx.addIssue({ code: 'custom', path: ['tasks', i, 'project'], message: `unknown project ${task.project}` });

@@ -59,11 +59,11 @@ export function figureRows(scenario: string, figures: readonly Figure[]): string
 
 /** The same rows as a Markdown table (for the README's Benchmarks section). */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const escape = (cell: string) => cell.replace(/\|/g, '\\|');
+  const escapeCell = (cell: string) => cell.replace(/\|/g, '\\|');
   return [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
-    ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`),
+    ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`),
   ].join('\n');
 }
 

@@ -129,7 +129,7 @@ describe('secrets', () => {
     const secrets = new Set<string>([own.scalekitSecret]);
     const collect = (value: unknown, key = ''): void => {
       if (typeof value === 'string' && /token|secret/i.test(key) && value.length >= 16) secrets.add(value);
-      else if (Array.isArray(value)) value.forEach((item) => collect(item, key));
+      else if (Array.isArray(value)) for (const item of value) collect(item, key);
       else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) collect(v, k);
     };
     for (const file of ['asana.json', 'scalekit.json']) collect(JSON.parse(readFileSync(join(own.stateDir, file), 'utf8')));

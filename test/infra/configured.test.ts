@@ -67,7 +67,7 @@ describe('a configured deployment', () => {
     // Prepare
     const functions = resourcesOf(synth.apiTemplate, 'AWS::Lambda::Function');
     for (const fn of Object.values(synth.api.functions)) {
-      const env = (functions[logicalId(synth.api, fn.function)]?.Properties.Environment as { Variables: unknown }).Variables;
+      const env = (functions[logicalId(synth.api, fn.function)]?.Properties.Environment as { Variables: unknown } | undefined)?.Variables;
       // Assess
       expect(env, fn.node.id).toMatchObject({
         SCALEKIT_ENVIRONMENT_URL: 'https://acme.scalekit.dev',

@@ -18,7 +18,7 @@ import {
   domainError,
   expectPaired,
   isToolResult,
-  ScriptedModel,
+  type ScriptedModel,
   says,
   settle,
   textBlock,

@@ -331,6 +331,7 @@ function seed(world: World, worldFingerprint: string): AsanaState {
     ...world.projects.map((p) => p.gid),
     ...world.tasks.map((t) => t.gid),
   ].map((gid) => BigInt(gid));
+  // biome-ignore lint/complexity/useMathMinMax: BigInt has no Math.max
   const worldMax = gids.reduce((max, gid) => (gid > max ? gid : max), 0n);
   let next = worldMax + 1n > NEW_GID_FLOOR ? worldMax + 1n : NEW_GID_FLOOR;
   const newGid = (): string => (next++).toString();

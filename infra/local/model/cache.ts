@@ -205,7 +205,9 @@ function prune(entries: CacheEntries, now: number): void {
   keys
     .sort((a, b) => (entries[a] ?? 0) - (entries[b] ?? 0))
     .slice(0, keys.length - MAX_ENTRIES)
-    .forEach((key) => delete entries[key]);
+    .forEach((key) => {
+      delete entries[key];
+    });
 }
 
 /** JSON with sorted keys and no `undefined`: equal values give equal text. */

@@ -137,7 +137,7 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
   async function control(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const invalid = (message: string) => sendJson(res, 400, { error: { code: 'validation_failed', message, details: [] } });
     const route = `${req.method ?? ''} ${path}`;
-    let body: unknown = undefined;
+    let body: unknown;
     if (req.method === 'POST') {
       const raw = await readBody(req, BODY_LIMIT);
       if (raw.trim() !== '') {

@@ -491,7 +491,7 @@ function checkCacheBreakpoints(
     const cc = cacheControlOf(value);
     if (cc) marks.push(cc);
   };
-  tools.forEach((t) => visit(t.raw));
+  for (const t of tools) visit(t.raw);
   system.forEach(visit);
   for (const message of messages) {
     for (const block of message.content) {

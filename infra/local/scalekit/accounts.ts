@@ -307,7 +307,7 @@ export class ConnectedAccounts {
    */
   verify(authRequestId: string, identifier: string): ConnectedAccountRecord {
     const request = this.store.authRequestById(authRequestId);
-    if (!request || request.phase !== 'consented' || !request.pendingGrant) {
+    if (request?.phase !== 'consented' || !request.pendingGrant) {
       throw notFound('auth request not found or already used');
     }
     if (request.expiresAt <= this.now()) throw notFound('auth request has expired');
