@@ -1,5 +1,13 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { AccountRecovery, FeaturePlan, Mfa, UserPool, type IUserPool, type IUserPoolClient } from 'aws-cdk-lib/aws-cognito';
+import {
+  AccountRecovery,
+  ClientAttributes,
+  FeaturePlan,
+  Mfa,
+  UserPool,
+  type IUserPool,
+  type IUserPoolClient,
+} from 'aws-cdk-lib/aws-cognito';
 import { AttributeType, BillingMode, Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -20,6 +28,23 @@ export interface StatefulResources {
 export interface StatefulStackProps extends StackProps {
   readonly settings: Settings;
 }
+
+/**
+ * What a signed-in user may change about themselves with their own access token
+ * (`UpdateUserAttributes`): profile attributes only. Never `email` or `phone_number`: the email
+ * is the recovery channel and what the account policy compares, so a stolen token must not be
+ * able to change it (then reset the password).
+ */
+export const userWritableAttributes = new ClientAttributes().withStandardAttributes({
+  fullname: true,
+  givenName: true,
+  familyName: true,
+  middleName: true,
+  nickname: true,
+  preferredUsername: true,
+  locale: true,
+  timezone: true,
+});
 
 const ROTATION_REASON =
   'A third-party credential: it is issued and rotated at the provider (Scalekit dashboard / Anthropic console), ' +
@@ -53,6 +78,9 @@ export class StatefulStack extends Stack {
       signInAliases: { username: true, email: true },
       signInCaseSensitive: false,
       autoVerify: { email: true },
+      // An email change takes effect only once the new address is verified; until then the
+      // verified one stays (sign-in, recovery and the account policy keep using it).
+      keepOriginal: { email: true },
       standardAttributes: { email: { required: true, mutable: true } },
       passwordPolicy: {
         minLength: 12,
@@ -89,6 +117,7 @@ export class StatefulStack extends Stack {
       disableOAuth: true,
       preventUserExistenceErrors: true,
       enableTokenRevocation: true,
+      writeAttributes: userWritableAttributes,
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.days(30),

@@ -79,6 +79,30 @@ describe('user pool', () => {
   });
 });
 
+describe('email cannot be changed with a stolen token', () => {
+  it('keeps the verified email until a new one is verified (keepOriginal)', () => {
+    synth.statefulTemplate.hasResourceProperties('AWS::Cognito::UserPool', {
+      AutoVerifiedAttributes: ['email'],
+      UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: ['email'] },
+    });
+  });
+
+  it('lets no app client write email or phone_number: a token holder cannot redirect recovery', () => {
+    // Prepare
+    const clients = Object.values(resourcesOf(synth.statefulTemplate, 'AWS::Cognito::UserPoolClient'));
+    // Assess
+    expect(clients.length).toBeGreaterThan(0);
+    for (const client of clients) {
+      const writable = client.Properties.WriteAttributes as unknown;
+      // Absent would mean "every standard attribute", email included.
+      expect(Array.isArray(writable)).toBe(true);
+      expect(writable).not.toContain('email');
+      expect(writable).not.toContain('phone_number');
+      expect(writable).toEqual(expect.arrayContaining(['name', 'locale']));
+    }
+  });
+});
+
 describe('secrets', () => {
   it('holds the Scalekit credentials and the Anthropic key with no value in the template', () => {
     // Prepare
