@@ -7,15 +7,48 @@ import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { FetchJwksFetcher } from '../../functions/http/identity';
 import { errorBody } from '../../functions/http/response';
 import { type FunctionName, matchRoute } from '../routes';
+import {
+  installLambdaRuntimeGlobals,
+  isStreamingHandler,
+  LocalResponseStream,
+  PreludeDecoder,
+  type ResponsePrelude,
+} from './lambda-runtime';
 import { listen, type LocalService, readBody } from './service';
+
+// Handler modules call `awslambda.streamifyResponse` when they load: the global must exist first,
+// as it does in the Lambda runtime. Importing the gateway provides it.
+installLambdaRuntimeGlobals();
 
 /** A Lambda proxy handler as the functions export it. */
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
+/** A handler wrapped with `awslambda.streamifyResponse`: it writes its answer to `responseStream`. */
+export type StreamingProxyHandler = (
+  event: APIGatewayProxyEvent,
+  responseStream: awslambda.HttpResponseStream,
+  context: Context,
+) => Promise<void> | void;
+
+/** API Gateway's limit for an integration whose answer is buffered. */
+export const API_GATEWAY_TIMEOUT_MS = 29_000;
+
 export interface GatewayOptions {
   port?: number;
-  /** The functions behind the routes; a route whose function is missing answers `501 not_implemented`. */
-  handlers: Partial<Record<FunctionName, ProxyHandler>>;
+  /**
+   * The functions behind the routes; a route whose function is missing answers `501 not_implemented`.
+   * A handler marked by `awslambda.streamifyResponse` is invoked in streaming mode.
+   */
+  handlers: Partial<Record<FunctionName, ProxyHandler | StreamingProxyHandler>>;
+  /**
+   * How long a buffered request may take before the gateway answers `504 upstream_timeout`
+   * (default 29 s, API Gateway's limit; tests make it short). Every request is buffered except one
+   * that asks for `text/event-stream` of a streaming handler: JSON answers are held to the limit
+   * whatever the function, so the JSON time budget is proven against it.
+   */
+  bufferedTimeoutMs?: number;
+  /** Each function's timeout, for `context.getRemainingTimeInMillis()` (default 30 s; 900 s for a streaming handler). */
+  functionTimeoutMs?: Partial<Record<FunctionName, number>>;
   /** The Cognito authorizer: the pool's issuer (its JWKS is `<issuer>/.well-known/jwks.json`). */
   issuer: string;
   /** Local-only `_control` routes: `POST /_control/run/<name>` runs the scheduled function once. */
@@ -32,6 +65,96 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 
 function sendError(res: ServerResponse, status: number, code: Parameters<typeof errorBody>[0], message: string): void {
   send(res, status, JSON.stringify(errorBody(code, message)));
+}
+
+const INTERNAL_ERROR_MESSAGE = 'The request failed because of an internal error.';
+const TIMEOUT_MESSAGE = 'The request took longer than the API allows; its work may still finish, and retrying is safe.';
+
+class GatewayTimeout extends Error {}
+
+/** Resolves with `work`, or rejects with {@link GatewayTimeout} after `ms`. */
+function withinLimit<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new GatewayTimeout()), ms);
+  });
+  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Whether the client asked for Server-Sent Events. */
+const acceptsEventStream = (req: IncomingMessage) => /(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(req.headers.accept ?? '');
+
+const headersOf = (prelude: ResponsePrelude): Record<string, string | string[]> => {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(prelude.headers ?? {})) headers[name] = String(value);
+  if (prelude.cookies?.length) headers['set-cookie'] = prelude.cookies;
+  return headers;
+};
+
+/**
+ * Invokes a streaming handler as the Lambda runtime does and decodes what it writes as API
+ * Gateway does. `onHead` gets the status and headers once known, `onBody` each piece of the body
+ * (the handler's next write waits for it: backpressure); the promise settles when the stream has
+ * ended, or rejects when the invocation failed or the response was malformed.
+ */
+function invokeStreaming(
+  handler: StreamingProxyHandler,
+  event: APIGatewayProxyEvent,
+  context: Context,
+  sink: { onHead(prelude: ResponsePrelude): void; onBody(chunk: Buffer): Promise<void> | void },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      reject(error);
+    };
+    let decoder: PreludeDecoder | undefined;
+    let body: Promise<void> | void;
+    // The content type is fixed by the first write, so the decoder is made then.
+    const decoderFor = (stream: LocalResponseStream) =>
+      (decoder ??= new PreludeDecoder(stream.contentType, sink.onHead, (chunk) => {
+        body = sink.onBody(chunk);
+      }));
+    const stream: LocalResponseStream = new LocalResponseStream((chunk, done) => {
+      if (failed) return done();
+      try {
+        decoderFor(stream).push(chunk);
+      } catch (error) {
+        fail(error);
+        return done();
+      }
+      const written = body;
+      body = undefined;
+      Promise.resolve(written).then(
+        () => done(),
+        () => done(),
+      );
+    });
+    stream.once('finish', () => {
+      try {
+        decoderFor(stream).finish();
+        resolve();
+      } catch (error) {
+        fail(error);
+      }
+    });
+    let returned: Promise<void> | void;
+    try {
+      returned = handler(event, stream as unknown as awslambda.HttpResponseStream, context);
+    } catch (error) {
+      return fail(error);
+    }
+    Promise.resolve(returned).then(
+      () => {
+        // The runtime waits for the stream to end; a handler that returned without ending it would
+        // hang until the function times out. Here it fails at once, so the bug shows.
+        if (!stream.writableEnded) fail(new Error('the handler returned before ending its response stream'));
+      },
+      (error: unknown) => fail(error),
+    );
+  });
 }
 
 const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -157,28 +280,96 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
         stage: 'local',
       },
     };
+    const streaming = isStreamingHandler(handler);
+    const timeoutMs = options.functionTimeoutMs?.[match.route.function] ?? (streaming ? 900_000 : 30_000);
     const context = {
       awsRequestId: requestId,
       functionName: match.route.function,
-      getRemainingTimeInMillis: () => Math.max(0, now + 29_000 - Date.now()),
+      getRemainingTimeInMillis: () => Math.max(0, now + timeoutMs - Date.now()),
     } as Context;
+    const bufferedTimeoutMs = options.bufferedTimeoutMs ?? API_GATEWAY_TIMEOUT_MS;
 
-    let result: APIGatewayProxyResult;
-    try {
-      result = await handler(event, context);
-    } catch {
-      // A failed invocation: the deployed DEFAULT_5XX response gives it the contract's 500 shape.
-      return sendError(res, 500, 'internal_error', 'The request failed because of an internal error.');
+    if (!streaming) {
+      let result: APIGatewayProxyResult;
+      try {
+        result = await withinLimit((handler as ProxyHandler)(event, context), bufferedTimeoutMs);
+      } catch (error) {
+        if (error instanceof GatewayTimeout) return sendError(res, 504, 'upstream_timeout', TIMEOUT_MESSAGE);
+        // A failed invocation: the deployed DEFAULT_5XX response gives it the contract's 500 shape.
+        return sendError(res, 500, 'internal_error', INTERNAL_ERROR_MESSAGE);
+      }
+      const responseHeaders: Record<string, string> = {};
+      for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
+      res.writeHead(result.statusCode, { 'x-amzn-requestid': requestId, ...responseHeaders });
+      res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+      return;
     }
-    const responseHeaders: Record<string, string> = {};
-    for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
-    res.writeHead(result.statusCode, { 'x-amzn-requestid': requestId, ...responseHeaders });
-    res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+
+    if (!acceptsEventStream(req)) {
+      // Buffered: the whole answer, or 504 at the limit (the function goes on, as behind API Gateway).
+      let head: ResponsePrelude = {};
+      const chunks: Buffer[] = [];
+      try {
+        await withinLimit(
+          invokeStreaming(handler as StreamingProxyHandler, event, context, {
+            onHead: (prelude) => {
+              head = prelude;
+            },
+            onBody: (chunk) => {
+              chunks.push(chunk);
+            },
+          }),
+          bufferedTimeoutMs,
+        );
+      } catch (error) {
+        if (error instanceof GatewayTimeout) return sendError(res, 504, 'upstream_timeout', TIMEOUT_MESSAGE);
+        return sendError(res, 500, 'internal_error', INTERNAL_ERROR_MESSAGE);
+      }
+      res.writeHead(head.statusCode ?? 200, { 'x-amzn-requestid': requestId, ...headersOf(head) });
+      res.end(Buffer.concat(chunks));
+      return;
+    }
+
+    // Streamed: status and headers as soon as the prelude is complete, then each write as it
+    // comes, with chunked transfer. A client that goes away does not stop the function: what it
+    // writes afterwards is dropped.
+    let gone = false;
+    res.once('close', () => {
+      gone = !res.writableFinished;
+    });
+    try {
+      await invokeStreaming(handler as StreamingProxyHandler, event, context, {
+        onHead: (prelude) => {
+          if (gone) return;
+          res.writeHead(prelude.statusCode ?? 200, { 'x-amzn-requestid': requestId, ...headersOf(prelude) });
+          res.flushHeaders();
+        },
+        onBody: (chunk) => {
+          if (gone || res.write(chunk)) return;
+          return new Promise<void>((resume) => {
+            const go = () => {
+              res.off('drain', go);
+              res.off('close', go);
+              resume();
+            };
+            res.on('drain', go);
+            res.on('close', go);
+          });
+        },
+      });
+    } catch {
+      if (gone) return;
+      // Before the head: the contract's 500. After it: the stream breaks off, as a failed stream does.
+      if (!res.headersSent) return sendError(res, 500, 'internal_error', INTERNAL_ERROR_MESSAGE);
+      res.destroy();
+      return;
+    }
+    if (!gone) res.end();
   };
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
-      if (!res.headersSent) sendError(res, 500, 'internal_error', 'The request failed because of an internal error.');
+      if (!res.headersSent) sendError(res, 500, 'internal_error', INTERNAL_ERROR_MESSAGE);
       else res.destroy();
     });
   });

@@ -20,7 +20,7 @@ beforeAll(async () => {
     port: 0,
     issuer,
     handlers: {
-      connect: async (event) => {
+      connect: async (event: APIGatewayProxyEvent) => {
         received.push(event);
         try {
           const caller = await authenticate(event, verifier);
