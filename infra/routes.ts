@@ -46,33 +46,45 @@ export interface RouteMatch {
   readonly pathParameters: Record<string, string>;
 }
 
+/** The methods routed at a resource path (`/conversations/{id}`), in table order. */
+export function methodsAt(resourcePath: string): HttpMethod[] {
+  return routes.filter((candidate) => candidate.path === resourcePath).map((candidate) => candidate.method);
+}
+
+/** The path parameters when a concrete path fits a resource path, else `undefined`. */
+function paramsIfFits(resourcePath: string, segments: readonly string[]): Record<string, string> | undefined {
+  const parts = resourcePath.split('/').filter(Boolean);
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const seg = segments[i]!;
+    if (part.startsWith('{') && part.endsWith('}')) {
+      try {
+        params[part.slice(1, -1)] = decodeURIComponent(seg);
+      } catch {
+        return undefined;
+      }
+    } else if (part !== seg) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+/** The resource path (`/conversations/{id}`) a concrete path belongs to, whatever the method. */
+export function resourcePathOf(path: string): string | undefined {
+  const segments = path.split('/').filter(Boolean);
+  return routes.find((candidate) => paramsIfFits(candidate.path, segments) !== undefined)?.path;
+}
+
 /** Finds the route for a concrete path. `methodAllowed` is false when the path exists under another method. */
 export function matchRoute(method: string, path: string): { match: RouteMatch | undefined; pathExists: boolean } {
   const segments = path.split('/').filter(Boolean);
   let pathExists = false;
   for (const candidate of routes) {
-    const parts = candidate.path.split('/').filter(Boolean);
-    if (parts.length !== segments.length) continue;
-    const params: Record<string, string> = {};
-    let ok = true;
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      const seg = segments[i]!;
-      if (part.startsWith('{') && part.endsWith('}')) {
-        let decoded: string;
-        try {
-          decoded = decodeURIComponent(seg);
-        } catch {
-          ok = false;
-          break;
-        }
-        params[part.slice(1, -1)] = decoded;
-      } else if (part !== seg) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
+    const params = paramsIfFits(candidate.path, segments);
+    if (!params) continue;
     pathExists = true;
     if (candidate.method === method) return { match: { route: candidate, pathParameters: params }, pathExists };
   }

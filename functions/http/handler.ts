@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { config, logger, once } from '../adapters/runtime';
 import { DomainError } from '../core/errors';
 import { type AccessTokenVerifier, authenticate, type Caller, createAccessTokenVerifier } from './identity';
+import { withEdgeHeaders } from './headers';
 import { errorResponse } from './response';
 
 /** The access-token verifier, built once per container (the scheduled function never needs one). */
@@ -14,12 +15,22 @@ const verifier = once(
     }),
 );
 
+/** The console origin for the CORS headers; none when the settings themselves cannot be read. */
+export function configuredWebOrigin(): string | undefined {
+  try {
+    return config().ONBEHALF_WEB_ORIGIN;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One route's work, once the caller is known. */
 export type RouteHandler = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;
 
 /**
  * The edge every function shares: verify the caller, dispatch on `METHOD resource`, and map
- * whatever is thrown to the contract (unexpected errors are logged, never exposed).
+ * whatever is thrown to the contract (unexpected errors are logged, never exposed). Every answer
+ * gets the edge headers (`no-store`, `nosniff`, CORS for the console origin).
  */
 export function httpHandler(routes: Record<string, RouteHandler>) {
   return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
@@ -28,7 +39,7 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       const caller = await authenticate(event, await verifier());
       const route = routes[`${event.httpMethod} ${event.resource}`];
       if (!route) throw new DomainError('not_found', 'No such route.');
-      return await route(event, caller);
+      return withEdgeHeaders(await route(event, caller), configuredWebOrigin());
     } catch (error) {
       const unexpected = !(error instanceof DomainError) ? error : error.code === 'internal_error' ? error.cause : undefined;
       if (unexpected !== undefined || !(error instanceof DomainError)) {
@@ -41,7 +52,7 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       } else if (error.code.startsWith('upstream_')) {
         logger.warn('upstream failed', { code: error.code });
       }
-      return errorResponse(error);
+      return withEdgeHeaders(errorResponse(error), configuredWebOrigin());
     } finally {
       logger.resetKeys();
     }

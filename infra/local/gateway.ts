@@ -5,8 +5,9 @@ import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { FetchJwksFetcher } from '../../functions/http/identity';
+import { edgeHeaders, preflightHeaders } from '../../functions/http/headers';
 import { errorBody } from '../../functions/http/response';
-import { type FunctionName, matchRoute } from '../routes';
+import { type FunctionName, matchRoute, methodsAt, resourcePathOf } from '../routes';
 import {
   installLambdaRuntimeGlobals,
   isStreamingHandler,
@@ -53,19 +54,16 @@ export interface GatewayOptions {
   issuer: string;
   /** Local-only `_control` routes: `POST /_control/run/<name>` runs the scheduled function once. */
   scheduled?: Record<string, () => Promise<unknown>>;
+  /**
+   * The web console's origin. With it, the gateway's own answers carry its CORS headers and
+   * `OPTIONS` on a route path answers the preflight (`204`, no token); without it `OPTIONS` is
+   * an unknown method, as in a deployment without a console.
+   */
+  webOrigin?: string;
 }
 
 /** API Gateway refuses payloads over 10 MB before any function runs. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
-
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), ...headers });
-  res.end(body);
-}
-
-function sendError(res: ServerResponse, status: number, code: Parameters<typeof errorBody>[0], message: string): void {
-  send(res, status, JSON.stringify(errorBody(code, message)));
-}
 
 const INTERNAL_ERROR_MESSAGE = 'The request failed because of an internal error.';
 const TIMEOUT_MESSAGE = 'The request took longer than the API allows; its work may still finish, and retrying is safe.';
@@ -163,10 +161,10 @@ const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.ch
  * The local stack's default verify URL: where the browser lands after consent when the client
  * named no `verifyUrl`. It shows the two values the client must send to `verify`.
  */
-function sendVerifiedPage(res: ServerResponse, url: URL): void {
+function sendVerifiedPage(res: ServerResponse, url: URL, headers: Record<string, string>): void {
   const authRequestId = escapeHtml(url.searchParams.get('auth_request_id') ?? '');
   const state = escapeHtml(url.searchParams.get('state') ?? '');
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
   res.end(
     `<!doctype html><title>Finish connecting</title><h1>Almost done</h1>` +
       `<p>Send these to <code>POST /connections/{connection}/verify</code> with your access token:</p>` +
@@ -190,6 +188,17 @@ function claimsOf(payload: JwtPayload): Record<string, string> {
  * function invoked in-process with a v1 proxy event.
  */
 export async function startGateway(options: GatewayOptions): Promise<LocalService> {
+  // Like API Gateway's gateway responses: every answer the gateway itself gives carries the
+  // edge headers (a function's answer carries its own).
+  const ownHeaders = edgeHeaders(options.webOrigin);
+  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), ...ownHeaders, ...headers });
+    res.end(body);
+  };
+  const sendError = (res: ServerResponse, status: number, code: Parameters<typeof errorBody>[0], message: string): void => {
+    send(res, status, JSON.stringify(errorBody(code, message)), status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+  };
+
   // The authorizer checks signature, issuer, expiry and scope — not the app client: like
   // API Gateway with authorization scopes, any client of the pool passes; the function re-checks.
   const authorizer = JwtVerifier.create(
@@ -202,13 +211,23 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
     const method = req.method ?? 'GET';
 
     if (url.pathname === '/_control/verified' && method === 'GET') {
-      return sendVerifiedPage(res, url);
+      return sendVerifiedPage(res, url, ownHeaders);
     }
     if (url.pathname.startsWith('/_control/')) {
       const name = /^\/_control\/run\/([\w-]+)$/.exec(url.pathname)?.[1];
       const run = name ? options.scheduled?.[name] : undefined;
       if (method !== 'POST' || !run) return sendError(res, 404, 'not_found', 'No such route.');
       return send(res, 200, JSON.stringify(await run()));
+    }
+
+    if (method === 'OPTIONS' && options.webOrigin !== undefined) {
+      // The CORS preflight: no token, the methods of that path (API Gateway's mock integration).
+      const resource = resourcePathOf(url.pathname);
+      if (resource !== undefined) {
+        res.writeHead(204, { 'x-amzn-requestid': randomUUID(), ...preflightHeaders(options.webOrigin, methodsAt(resource)) });
+        res.end();
+        return;
+      }
     }
 
     const { match } = matchRoute(method, url.pathname);

@@ -160,6 +160,8 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
         handlers: handlers.routes,
         issuer: cognito.issuer,
         scheduled: { 'connection-status': handlers.connectionStatus },
+        // The same console origin the functions answer CORS for (`ONBEHALF_WEB_ORIGIN`).
+        webOrigin: functionEnv.ONBEHALF_WEB_ORIGIN?.replace(/\/+$/, ''),
       }),
     );
 

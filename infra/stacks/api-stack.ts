@@ -8,6 +8,8 @@ import {
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  MockIntegration,
+  PassthroughBehavior,
   RestApi,
   type IResource,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -18,6 +20,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { edgeHeaders, preflightHeaders } from '../../functions/http/headers';
 import { OnbehalfFunction, type SecretEnvName } from '../constructs/onbehalf-function';
 import { routes, type HttpMethod } from '../routes';
 import { functionEnvironment, type Settings } from '../settings';
@@ -189,21 +192,12 @@ export class ApiStack extends Stack {
       methodsByResource.set(resource, [...(methodsByResource.get(resource) ?? []), route.method]);
     }
 
-    const corsHeaders: Record<string, string> = {};
     if (settings.webOrigin !== undefined) {
-      for (const [resource, methods] of methodsByResource) {
-        // A mock answering only the console origin; cdk-nag does not count CORS preflights as open methods.
-        resource.addCorsPreflight({
-          allowOrigins: [settings.webOrigin],
-          allowMethods: methods,
-          allowHeaders: ['Authorization', 'Content-Type'],
-          maxAge: Duration.hours(1),
-        });
-      }
-      corsHeaders['Access-Control-Allow-Origin'] = `'${settings.webOrigin}'`;
-      corsHeaders.Vary = "'Origin'";
+      for (const [resource, methods] of methodsByResource) addPreflight(resource, settings.webOrigin, methods);
     }
 
+    // Gateway responses carry the same edge headers as the functions' answers.
+    const ownHeaders = asHeaderParameters(edgeHeaders(settings.webOrigin));
     for (const response of gatewayErrorResponses) {
       api.addGatewayResponse(response.id, {
         type: response.type,
@@ -211,7 +205,7 @@ export class ApiStack extends Stack {
         responseHeaders: {
           'Content-Type': "'application/json'",
           ...(response.status === 401 ? { 'WWW-Authenticate': "'Bearer'" } : {}),
-          ...corsHeaders,
+          ...ownHeaders,
         },
         templates: { 'application/json': errorTemplate(response) },
       });
@@ -256,6 +250,40 @@ export class ApiStack extends Stack {
     }
     alarm('Api5xx', this.api.metricServerError({ period, statistic: 'Sum' }), 'The API answered 5xx.');
   }
+}
+
+/** Header values as API Gateway mappings want them: static values in single quotes. */
+function asHeaderParameters(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, `'${value}'`]));
+}
+
+/**
+ * `OPTIONS` on a route path: a mock integration answering `204` without a token, allowing that
+ * path's methods and the headers the console sends, for the console origin only, with the
+ * edge headers every answer carries (`functions/http/headers.ts`).
+ */
+function addPreflight(resource: IResource, webOrigin: string, methods: readonly HttpMethod[]): void {
+  const headers = asHeaderParameters(preflightHeaders(webOrigin, methods));
+  const names = Object.keys(headers);
+  resource.addMethod(
+    'OPTIONS',
+    new MockIntegration({
+      requestTemplates: { 'application/json': '{"statusCode": 204}' },
+      passthroughBehavior: PassthroughBehavior.NEVER,
+      integrationResponses: [
+        {
+          statusCode: '204',
+          responseParameters: Object.fromEntries(names.map((name) => [`method.response.header.${name}`, headers[name]!])),
+        },
+      ],
+    }),
+    {
+      authorizationType: AuthorizationType.NONE,
+      methodResponses: [
+        { statusCode: '204', responseParameters: Object.fromEntries(names.map((name) => [`method.response.header.${name}`, true])) },
+      ],
+    },
+  );
 }
 
 /** `connection-status` → `ConnectionStatus`: the construct id of a function. */

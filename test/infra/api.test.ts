@@ -132,6 +132,8 @@ describe('gateway responses', () => {
       expect(response.Properties.StatusCode).toBe(String(statusOf(body.error.code)));
       expect(response.Properties.ResponseParameters).toMatchObject({
         'gatewayresponse.header.Content-Type': "'application/json'",
+        'gatewayresponse.header.Cache-Control': "'no-store'",
+        'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
       });
       expect(JSON.stringify(response.Properties.ResponseParameters)).not.toContain('Access-Control-Allow-Origin');
     }

@@ -47,10 +47,44 @@ describe('a configured deployment', () => {
     }
     for (const method of options) {
       expect(method).toMatchObject({ AuthorizationType: 'NONE', Integration: { Type: 'MOCK' } });
-      const headers = JSON.stringify(method.Integration);
-      expect(headers).toContain(`"method.response.header.Access-Control-Allow-Origin":"'${ORIGIN}'"`);
-      expect(headers).toContain(`"method.response.header.Access-Control-Allow-Headers":"'Authorization,Content-Type'"`);
-      expect(headers).not.toContain("'*'");
+      const integration = method.Integration as {
+        IntegrationResponses: { StatusCode: string; ResponseParameters: Record<string, string> }[];
+      };
+      expect(integration.IntegrationResponses).toHaveLength(1);
+      const [answer] = integration.IntegrationResponses;
+      expect(answer!.StatusCode).toBe('204');
+      const header = (name: string) => answer!.ResponseParameters[`method.response.header.${name}`];
+      expect(header('Access-Control-Allow-Origin')).toBe(`'${ORIGIN}'`);
+      expect(header('Access-Control-Allow-Headers')).toBe("'Authorization, Content-Type, Accept'");
+      expect(header('Access-Control-Expose-Headers')).toBe("'Retry-After'");
+      expect(header('Vary')).toBe("'Origin'");
+      expect(header('Cache-Control')).toBe("'no-store'");
+      expect(header('X-Content-Type-Options')).toBe("'nosniff'");
+      expect(JSON.stringify(method)).not.toContain("'*'");
+    }
+  });
+
+  it('allows in each preflight exactly the methods routed at that path', () => {
+    // Prepare
+    const resources = resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::Method');
+    const byResource = new Map<string, { routed: string[]; allowed?: string }>();
+    for (const method of Object.values(resources)) {
+      const key = JSON.stringify(method.Properties.ResourceId);
+      const entry = byResource.get(key) ?? { routed: [] };
+      if (method.Properties.HttpMethod === 'OPTIONS') {
+        const integration = method.Properties.Integration as { IntegrationResponses: { ResponseParameters: Record<string, string> }[] };
+        entry.allowed = integration.IntegrationResponses[0]?.ResponseParameters['method.response.header.Access-Control-Allow-Methods'];
+      } else {
+        entry.routed.push(String(method.Properties.HttpMethod));
+      }
+      byResource.set(key, entry);
+    }
+    // Assess
+    expect(byResource.size).toBe(new Set(routes.map((route) => route.path)).size);
+    for (const { routed, allowed } of byResource.values()) {
+      expect(allowed).toBeDefined();
+      const listed = allowed!.replace(/'/g, '').split(', ');
+      expect(listed.sort()).toEqual([...routed, 'OPTIONS'].sort());
     }
   });
 
@@ -58,7 +92,10 @@ describe('a configured deployment', () => {
     for (const response of Object.values(resourcesOf(synth.apiTemplate, 'AWS::ApiGateway::GatewayResponse'))) {
       expect(response.Properties.ResponseParameters).toMatchObject({
         'gatewayresponse.header.Access-Control-Allow-Origin': `'${ORIGIN}'`,
+        'gatewayresponse.header.Access-Control-Expose-Headers': "'Retry-After'",
         'gatewayresponse.header.Vary': "'Origin'",
+        'gatewayresponse.header.Cache-Control': "'no-store'",
+        'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
       });
     }
   });

@@ -84,6 +84,7 @@ export async function ownStack(
     issuer: `${stack.cognito.endpoint}/${stack.cognito.userPoolId}`,
     handlers: { connect, verify, chat: createChatHandler(options.chat) },
     scheduled: { 'connection-status': () => status() },
+    webOrigin: process.env.ONBEHALF_WEB_ORIGIN,
   });
   return {
     apiUrl: gateway.url,
