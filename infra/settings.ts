@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { configSchema } from '../functions/config';
 import * as zm from 'zod/mini';
+import { TOOL_KINDS } from '../functions/core/tool-policy';
 
 /**
  * Deployment settings. Each one is read from CDK context (`cdk deploy -c modelId=…`), else from
@@ -166,8 +167,14 @@ export function loadSettings(source: SettingsSource): Settings {
   };
   check('connections', settings.connections.length > 0, 'must name at least one connection');
   check('toolAllowlist', settings.toolAllowlist.length > 0, 'must allow at least one tool');
-  const unknownTools = Object.keys(settings.toolPolicy).filter((tool) => !settings.toolAllowlist.includes(tool));
-  check('toolPolicy', unknownTools.length === 0, `names tools that are not in toolAllowlist: ${unknownTools.join(', ')}`);
+  const unknownTools = Object.keys(settings.toolPolicy).filter(
+    (key) => !settings.toolAllowlist.includes(key) && !(TOOL_KINDS as readonly string[]).includes(key),
+  );
+  check(
+    'toolPolicy',
+    unknownTools.length === 0,
+    `names tools that are not in toolAllowlist (keys are tool names or ${TOOL_KINDS.join(', ')}): ${unknownTools.join(', ')}`,
+  );
   check(
     'defaultVerifyUrl',
     isSafeVerifyUrl(settings.defaultVerifyUrl),

@@ -16,6 +16,8 @@ const subs = inject('subs');
 const world = inject('world');
 const website = world.projects.find((project) => project.public)!;
 const LEASE_MS = 800;
+/** These cases are about crashes, not approvals: the deployment lets writes run unasked. */
+const WRITES_ALLOWED = { write: 'allow' } as const;
 const USER = 'tao';
 let token: string;
 let clean: LocalService;
@@ -23,7 +25,7 @@ const gateways: LocalService[] = [];
 
 beforeAll(async () => {
   token = await connected(USER);
-  clean = await chatGateway({ settings: { leaseMs: LEASE_MS } });
+  clean = await chatGateway({ settings: { leaseMs: LEASE_MS, toolPolicy: WRITES_ALLOWED } });
   gateways.push(clean);
 });
 afterAll(async () => {
@@ -48,7 +50,7 @@ describe.each<[CrashPoint, number, string]>([
       toolTurn({ name: 'asana_task_create', input: { name: taskName, projects: website.gid, workspace_gid: world.workspace.gid } }),
       textTurn('Created it.'),
     ]);
-    const faulty = await chatGateway({ settings: { leaseMs: LEASE_MS }, faults: crashAt(point) });
+    const faulty = await chatGateway({ settings: { leaseMs: LEASE_MS, toolPolicy: WRITES_ALLOWED }, faults: crashAt(point) });
     gateways.push(faulty);
     const since = await cursor(executions);
     // Act: the first request crashes; after its lease expires a fresh instance resumes.

@@ -116,9 +116,14 @@ describe('secrets', () => {
     const params = await linkAndConsent(accessToken, 'tad');
     await call('POST', '/connections/asana/verify', accessToken, params);
     await call('GET', '/connections', accessToken);
-    await call('POST', '/conversations', accessToken, {
+    const create = await call('POST', '/conversations', accessToken, {
       message: 'Create a task "Leak check" in the "Website" project and assign it to me',
     });
+    // Writes wait for the user under the default policy: approving them is part of the journey.
+    expect(create.body.status).toBe('awaiting_approval');
+    for (const { toolUseId } of create.body.pendingApprovals) {
+      await call('POST', `/conversations/${create.body.conversationId}/approvals`, accessToken, { toolUseId, decision: 'approve' });
+    }
     const run = await call('POST', '/conversations', accessToken, { message: 'List my open tasks' });
     await call('GET', `/conversations/${run.body.conversationId}`, accessToken);
     await fetch(`${own.apiUrl}/_control/run/connection-status`, { method: 'POST' })

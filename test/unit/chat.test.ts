@@ -32,7 +32,8 @@ const BOB = 'sub-bob';
 
 /** A chat world where Alice's Asana account is ACTIVE. */
 function world(options: Parameters<typeof chatWorld>[0] = {}) {
-  const w = chatWorld(options);
+  // The loop's own cases: the deployment lets writes run unasked (approvals have their own tests).
+  const w = chatWorld({ ...options, settings: { toolPolicy: { write: 'allow' }, ...options.settings } });
   w.accounts.setStatus(ALICE, 'ACTIVE');
   w.accounts.profiles.set(ALICE, { gid: '1201', name: 'Alice Ng', email: 'alice@acme.test' });
   return w;

@@ -14,7 +14,8 @@ const ALICE = 'sub-alice';
 const LEASE_MS = 60_000;
 
 function world(settings: Parameters<typeof chatWorld>[0] = {}) {
-  const w = chatWorld({ ...settings, settings: { leaseMs: LEASE_MS, ...settings.settings } });
+  // These cases are about crashes, not approvals: the deployment lets writes run unasked.
+  const w = chatWorld({ ...settings, settings: { leaseMs: LEASE_MS, toolPolicy: { write: 'allow' }, ...settings.settings } });
   w.accounts.setStatus(ALICE, 'ACTIVE');
   w.accounts.onTool('asana_task_create', ({ input }) => ({
     kind: 'succeeded',
