@@ -67,6 +67,28 @@ describe('plan', () => {
     expect(toolCalls(output)).toEqual([{ name: 'asana_project_tasks_list', input: expect.objectContaining({ project_gid: '70' }) }]);
   });
 
+  it('reads results inside the untrusted-data wrapper as the data they hold', () => {
+    // Prepare
+    const wrap = (json: unknown) => `<untrusted_tool_output tool="x">\n${JSON.stringify(json)}\n</untrusted_tool_output>`;
+    const messages = [
+      user("What's in the v2.0 Launch board?"),
+      ...exchange([{ name: 'asana_workspaces_list', input: {}, result: wrap({ data: [{ gid: '7', name: 'W' }] }) }]),
+      ...exchange([
+        {
+          name: 'asana_projects_list',
+          input: { workspace_gid: '7', opt_fields: 'name,workspace' },
+          result: wrap({ data: [{ gid: '70', name: 'v2.0 Launch' }] }),
+        },
+      ]),
+    ];
+
+    // Act
+    const output = plan({ messages, tools });
+
+    // Assess
+    expect(toolCalls(output)).toEqual([{ name: 'asana_project_tasks_list', input: expect.objectContaining({ project_gid: '70' }) }]);
+  });
+
   it('asks for independent calls in one turn, or one at a time when parallel tool use is off', () => {
     // Act
     const parallel = plan({ messages: [user('List my open tasks')], tools });

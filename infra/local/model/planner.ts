@@ -406,12 +406,19 @@ function readHistory(messages: readonly PlannerMessage[]): { requestText: string
   return { requestText, ledger };
 }
 
-/** Tool results are usually JSON text, `{"data": …}` as Asana answers or the raw data; errors are explicit. */
+/** A result the agent marked as untrusted data: `<untrusted_tool_output tool="…">\n…\n</untrusted_tool_output>`. */
+const UNTRUSTED_WRAPPER = /^<untrusted_tool_output[^>]*>\n([\s\S]*)\n<\/untrusted_tool_output>$/;
+
+/**
+ * Tool results are usually JSON text, `{"data": …}` as Asana answers or the raw data, possibly
+ * inside the agent's untrusted-data wrapper (read as data, as Claude would); errors are explicit.
+ */
 function readToolResult(block: Extract<PlannerBlock, { type: 'tool_result' }>): Outcome {
-  const text =
+  const joined =
     typeof block.content === 'string'
       ? block.content
       : (block.content ?? []).flatMap((b) => (b.type === 'text' && typeof b.text === 'string' ? [b.text] : [])).join('\n');
+  const text = UNTRUSTED_WRAPPER.exec(joined)?.[1] ?? joined;
   const parsed = parseJson(text);
   if (block.is_error === true) return { ok: false, error: errorMessage(parsed, text) };
   if (isRecord(parsed) && !('data' in parsed) && ('errors' in parsed || 'error' in parsed)) {
