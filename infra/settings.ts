@@ -10,9 +10,6 @@ import { TOOL_KINDS } from '../functions/core/tool-policy';
  * accepts is one the functions accept at cold start, and their defaults are the same.
  */
 
-/** Until `scalekitEnvironmentUrl` is set, the functions point here (`.invalid` never resolves). */
-export const PLACEHOLDER_SCALEKIT_URL = 'https://scalekit-environment-not-set.invalid';
-
 /** Where the browser lands after consent when a request names no `verifyUrl`: a loopback page (RFC 8252). */
 export const DEFAULT_VERIFY_URL = 'http://127.0.0.1:8976/verify';
 
@@ -51,6 +48,7 @@ const definitions = {
   maxTokens: { env: 'ONBEHALF_MAX_TOKENS', schema: fn.ONBEHALF_MAX_TOKENS },
   modelMaxRetries: { env: 'ONBEHALF_MODEL_MAX_RETRIES', schema: fn.ONBEHALF_MODEL_MAX_RETRIES },
   modelTimeoutMs: { env: 'ONBEHALF_MODEL_TIMEOUT_MS', schema: fn.ONBEHALF_MODEL_TIMEOUT_MS },
+  // Required: checked in loadSettings so the message can say where to keep it.
   scalekitEnvironmentUrl: { env: 'SCALEKIT_ENVIRONMENT_URL', schema: zm.optional(fn.SCALEKIT_ENVIRONMENT_URL) },
   defaultVerifyUrl: { env: 'ONBEHALF_DEFAULT_VERIFY_URL', schema: zm._default(fn.ONBEHALF_DEFAULT_VERIFY_URL, DEFAULT_VERIFY_URL) },
   webOrigin: { env: 'ONBEHALF_WEB_ORIGIN', schema: origin },
@@ -88,13 +86,12 @@ const definitions = {
       })
       .default(30),
   },
-  alarmTopicArn: {
-    env: 'ONBEHALF_ALARM_TOPIC_ARN',
-    schema: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')
-      .optional(),
+  alarmEmail: {
+    env: 'ONBEHALF_ALARM_EMAIL',
+    schema: z.email('must be an e-mail address').optional(),
   },
+  latencyAlarmMs: { env: 'ONBEHALF_LATENCY_ALARM_MS', schema: z.coerce.number().int().positive().default(5_000) },
+  deadlineStopsAlarm: { env: 'ONBEHALF_DEADLINE_STOPS_ALARM', schema: z.coerce.number().int().positive().default(5) },
 } as const;
 
 type Definitions = typeof definitions;
@@ -102,10 +99,10 @@ export type SettingKey = keyof Definitions;
 
 /** The validated deployment settings. */
 export type Settings = {
-  readonly [K in SettingKey]: z.output<Definitions[K]['schema']>;
+  readonly [K in Exclude<SettingKey, 'scalekitEnvironmentUrl'>]: z.output<Definitions[K]['schema']>;
 } & {
-  /** False when `scalekitEnvironmentUrl` was not given and the placeholder is used. */
-  readonly scalekitEnvironmentUrlIsSet: boolean;
+  /** Required: synthesis fails without it. */
+  readonly scalekitEnvironmentUrl: string;
 };
 
 /** Context key → environment variable, for documentation and error messages. */
@@ -161,10 +158,16 @@ export function loadSettings(source: SettingsSource): Settings {
   }
   if (problems.length > 0) throw new SettingsError(`invalid deployment settings:\n  ${problems.join('\n  ')}`);
 
-  const settings = values as Omit<Settings, 'scalekitEnvironmentUrlIsSet'>;
+  const settings = values as Settings;
   const check = (key: SettingKey, ok: boolean, message: string) => {
     if (!ok) problems.push(`${describeSetting(key, origins[key] ?? 'default')}: ${message}`);
   };
+  check(
+    'scalekitEnvironmentUrl',
+    settings.scalekitEnvironmentUrl !== undefined,
+    'is required: your Scalekit environment URL (https://<environment>.scalekit.dev or .cloud). ' +
+      'Keep it in cdk.context.json ("scalekitEnvironmentUrl": "https://…") so every deploy uses it, whatever the shell.',
+  );
   check('connections', settings.connections.length > 0, 'must name at least one connection');
   check('toolAllowlist', settings.toolAllowlist.length > 0, 'must allow at least one tool');
   const unknownTools = Object.keys(settings.toolPolicy).filter(
@@ -183,10 +186,7 @@ export function loadSettings(source: SettingsSource): Settings {
   check('throttleBurstLimit', settings.throttleBurstLimit >= settings.throttleRateLimit, 'must be at least throttleRateLimit');
   if (problems.length > 0) throw new SettingsError(`invalid deployment settings:\n  ${problems.join('\n  ')}`);
 
-  const result: Settings = Object.freeze({
-    ...settings,
-    scalekitEnvironmentUrlIsSet: settings.scalekitEnvironmentUrl !== undefined,
-  });
+  const result: Settings = Object.freeze({ ...settings });
   const envBytes = Object.entries(functionEnvironment(result)).reduce((sum, [name, value]) => sum + name.length + value.length, 0);
   if (envBytes > FUNCTION_ENV_BUDGET_BYTES) {
     throw new SettingsError(
@@ -213,7 +213,7 @@ type FunctionEnvName = keyof typeof configSchema.shape;
  */
 export function functionEnvironment(settings: Settings): Readonly<Partial<Record<FunctionEnvName, string>>> {
   const env: Partial<Record<FunctionEnvName, string>> = {
-    SCALEKIT_ENVIRONMENT_URL: settings.scalekitEnvironmentUrl ?? PLACEHOLDER_SCALEKIT_URL,
+    SCALEKIT_ENVIRONMENT_URL: settings.scalekitEnvironmentUrl,
     ONBEHALF_CONNECTIONS: settings.connections.join(','),
     ONBEHALF_TOOL_ALLOWLIST: settings.toolAllowlist.join(','),
     ONBEHALF_TOOL_POLICY: JSON.stringify(settings.toolPolicy),

@@ -10,6 +10,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../functions/metric-names';
 
 /** The repository root: entries, the lock file and esbuild are resolved from here, whatever the cwd. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,9 +29,6 @@ export type TableAction =
 /** The environment variables through which `functions/config.ts` receives a secret's ARN. */
 export type SecretEnvName = 'SCALEKIT_SECRET_ARN' | 'ANTHROPIC_SECRET_ARN';
 
-/** CloudWatch metrics namespace of every function (Powertools Metrics, EMF). */
-export const METRICS_NAMESPACE = 'onbehalf';
-
 export interface OnbehalfFunctionProps {
   /** The function's folder: the entry is `functions/<name>/handler.ts`, exporting `handler`. */
   readonly name: string;
@@ -45,7 +43,7 @@ export interface OnbehalfFunctionProps {
 }
 
 /**
- * A Lambda function with onbehalf's defaults: `nodejs22.x` on arm64; the handler bundled by
+ * A Lambda function with onbehalf's defaults: `nodejs24.x` on arm64; the handler bundled by
  * the local esbuild (no Docker) into one minified CJS file with source maps, AWS SDK included
  * (the tested bundle is the deployed bundle) and only the modules the function imports; its
  * own log group with retention; X-Ray tracing; its own role that may write only to that log
@@ -76,7 +74,7 @@ export class OnbehalfFunction extends Construct {
       entry,
       handler: 'handler',
       description: props.description,
-      runtime: Runtime.NODEJS_22_X,
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
@@ -89,7 +87,8 @@ export class OnbehalfFunction extends Construct {
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.CJS,
-        target: 'node22',
+        // The bundle targets the runtime, not the Node that builds it.
+        target: 'node24',
         minify: true,
         sourceMap: true,
         sourcesContent: false,
@@ -108,12 +107,6 @@ export class OnbehalfFunction extends Construct {
       reason:
         'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions. ' +
         'Every other statement of this role names its log group, table or secret.',
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'nodejs22.x is the runtime chosen for the project (issue 11): the bundles are built for node22 and tested on it; ' +
-        'moving to a newer runtime is a deliberate change, not a drift.',
     });
   }
 

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { startStack } from './stack';
 import { loadWorld, type World, WorldFileError } from './world';
 
-// The local stack runs on Node 20 here; Lambda runs Node 22, so the SDK's Node 20 notice is noise.
+// The local stack runs on Node 20 here; Lambda runs Node 24, so the SDK's Node 20 notice is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

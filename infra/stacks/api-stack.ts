@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import {
   AccessLogField,
   AccessLogFormat,
@@ -13,16 +13,39 @@ import {
   RestApi,
   type IResource,
 } from 'aws-cdk-lib/aws-apigateway';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Schedule as SchedulerSchedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { edgeHeaders, preflightHeaders } from '../../functions/http/headers';
 import { OnbehalfFunction, type SecretEnvName } from '../constructs/onbehalf-function';
-import { routes, type HttpMethod } from '../routes';
+import {
+  LATENCY_METRICS,
+  LIMIT_METRICS,
+  METRICS_NAMESPACE,
+  RUN_METRICS,
+  SERVICE_DIMENSION,
+  TOKEN_METRICS,
+  TOOL_CALL_METRICS,
+} from '../../functions/metric-names';
+import { routes, type HttpMethod, type Route } from '../routes';
 import { functionEnvironment, type Settings } from '../settings';
 import { errorTemplate, gatewayErrorResponses } from './gateway-responses';
 import { functionSpecs, type DeployedFunctionName } from './function-specs';
@@ -41,29 +64,30 @@ export const STAGE_NAME = 'v1';
  * method behind the Cognito authorizer with the route's scope, so only access tokens pass),
  * gateway responses in the contract's error shape, stage throttling and access logs, CORS
  * for the web console origin only (when one is configured), the schedule of
- * `connection-status`, and alarms on function errors and throttles and on API 5xx.
+ * `connection-status` with its dead-letter queue, the alarm topic every alarm notifies, and the
+ * dashboard.
  */
 export class ApiStack extends Stack {
   readonly functions: Readonly<Record<DeployedFunctionName, OnbehalfFunction>>;
   readonly api: RestApi;
+  readonly alarmTopic: Topic;
+  readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
     const { settings, stateful } = props;
     const logRetention = settings.logRetentionDays as RetentionDays;
 
-    if (!settings.scalekitEnvironmentUrlIsSet) {
-      Annotations.of(this).addWarningV2(
-        'onbehalf:scalekit-environment-url',
-        'scalekitEnvironmentUrl is not set (context key scalekitEnvironmentUrl or SCALEKIT_ENVIRONMENT_URL): ' +
-          'the functions get a placeholder and cannot reach Scalekit until it is set and deployed again.',
-      );
-    }
-
     this.functions = this.createFunctions(settings, stateful, logRetention);
     this.api = this.createApi(settings, stateful, logRetention);
-    this.scheduleConnectionStatus(settings);
-    this.createAlarms(settings);
+    const deadLetters = this.scheduleConnectionStatus(settings);
+    this.alarmTopic = this.createAlarms(settings, deadLetters);
+    this.dashboard = this.createDashboard(settings, deadLetters);
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topicArn,
+      description: 'Every alarm notifies this SNS topic (alarmEmail subscribes an address; add others with sns subscribe)',
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName, description: 'The CloudWatch dashboard' });
 
     // RestApi's own output ends with a slash; ApiUrl below replaces it.
     this.api.node.tryRemoveChild('Endpoint');
@@ -213,31 +237,78 @@ export class ApiStack extends Stack {
     return api;
   }
 
-  private scheduleConnectionStatus(settings: Settings): void {
-    new Rule(this, 'ConnectionStatusSchedule', {
-      description: 'Refreshes the connection registry from Scalekit',
-      schedule: Schedule.expression(settings.statusSchedule),
-      targets: [
-        new LambdaFunction(this.functions['connection-status'].function, {
-          retryAttempts: 2,
-          maxEventAge: Duration.minutes(10),
-        }),
-      ],
+  /**
+   * EventBridge Scheduler invokes `connection-status` (asynchronously) on `statusSchedule`. A
+   * delivery Scheduler gives up on after its retries, and an invocation that still fails after
+   * Lambda's own retries, both land in one dead-letter queue, which is alarmed.
+   */
+  private scheduleConnectionStatus(settings: Settings): Queue {
+    const fn = this.functions['connection-status'].function;
+    const deadLetters = new Queue(this, 'ConnectionStatusDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
     });
+    Validations.of(deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the connection-status schedule and of the function’s asynchronous ' +
+        'invocations; a message here is alarmed and read by an operator, never consumed by code.',
+    });
+    fn.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.minutes(10),
+      onFailure: new SqsDestination(deadLetters),
+    });
+    const schedulerRole = new Role(this, 'ConnectionStatusSchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+      description: 'EventBridge Scheduler invokes connection-status and writes undeliverable runs to its dead-letter queue',
+    });
+    Validations.of(schedulerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>:*]`,
+      reason:
+        'Granting invoke on a function also covers its versions and aliases (`<function ARN>:*`); it is still this one ' +
+        'function and nothing else.',
+    });
+    new SchedulerSchedule(this, 'ConnectionStatusSchedule', {
+      description: 'Refreshes the connection registry from Scalekit',
+      schedule: ScheduleExpression.expression(settings.statusSchedule),
+      target: new LambdaInvoke(fn, {
+        role: schedulerRole,
+        retryAttempts: 3,
+        maxEventAge: Duration.minutes(10),
+        deadLetterQueue: deadLetters,
+      }),
+    });
+    return deadLetters;
   }
 
-  private createAlarms(settings: Settings): void {
-    const action = settings.alarmTopicArn ? new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', settings.alarmTopicArn)) : undefined;
-    const alarm = (id: string, metric: IMetric, description: string) => {
+  /**
+   * One SNS topic every alarm notifies (and recovers to); `alarmEmail` subscribes an address
+   * (AWS e-mails a confirmation link first). Alarms: each function's errors and throttles, the
+   * schedule's dead letters, the API's 5XXError, the p95 latency of the buffered routes (the
+   * run routes stream and are long by design), and chat runs stopped by their deadline.
+   */
+  private createAlarms(settings: Settings, deadLetters: Queue): Topic {
+    const topic = new Topic(this, 'AlarmTopic', {
+      displayName: `${settings.stackPrefix} alarms`,
+      enforceSSL: true,
+    });
+    if (settings.alarmEmail !== undefined) topic.addSubscription(new EmailSubscription(settings.alarmEmail));
+    const action = new SnsAction(topic);
+
+    const alarm = (id: string, metric: IMetric, description: string, threshold = 1) => {
       const created = new Alarm(this, id, {
         metric,
-        threshold: 1,
+        threshold,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
       });
-      if (action) created.addAlarmAction(action);
+      created.addAlarmAction(action);
+      created.addOkAction(action);
+      return created;
     };
     const period = Duration.minutes(5);
     for (const [name, fn] of Object.entries(this.functions)) {
@@ -248,8 +319,133 @@ export class ApiStack extends Stack {
       );
       alarm(`${idOf(name)}Throttles`, fn.function.metricThrottles({ period, statistic: 'Sum' }), `The ${name} function was throttled.`);
     }
+    alarm(
+      'ConnectionStatusDeadLettersAlarm',
+      deadLetters.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+      'A scheduled connection-status run failed after its retries: read the message in the dead-letter queue, then purge it.',
+    );
     alarm('Api5xx', this.api.metricServerError({ period, statistic: 'Sum' }), 'The API answered 5xx.');
+    alarm(
+      'BufferedRoutesLatency',
+      new MathExpression({
+        expression: `MAX([${this.bufferedLatencyMetrics()
+          .map((_, index) => `p${index}`)
+          .join(',')}])`,
+        usingMetrics: Object.fromEntries(this.bufferedLatencyMetrics().map((metric, index) => [`p${index}`, metric])),
+        period,
+        label: 'p95 latency of the slowest buffered route',
+      }),
+      `The p95 latency of a buffered (non-run) route was at least ${settings.latencyAlarmMs} ms over 5 minutes.`,
+      settings.latencyAlarmMs,
+    );
+    alarm(
+      'RunsStoppedByDeadline',
+      chatMetric(RUN_METRICS.stoppedByDeadline, period),
+      `At least ${settings.deadlineStopsAlarm} chat runs in 5 minutes stopped at their time budget (clients must resume them).`,
+      settings.deadlineStopsAlarm,
+    );
+    return topic;
   }
+
+  /** The p95 `Latency` of each buffered route (per-method metrics: the stage has detailed metrics on). */
+  private bufferedLatencyMetrics(): Metric[] {
+    return routes
+      .filter((route) => !isRunRoute(route))
+      .map(
+        (route) =>
+          new Metric({
+            namespace: 'AWS/ApiGateway',
+            metricName: 'Latency',
+            dimensionsMap: { ApiName: this.api.restApiName, Method: route.method, Resource: route.path, Stage: STAGE_NAME },
+            statistic: 'p95',
+            period: Duration.minutes(5),
+            label: `${route.method} ${route.path}`,
+          }),
+      );
+  }
+
+  /** What an operator looks at first: the API, the functions, the schedule and chat's own metrics. */
+  private createDashboard(settings: Settings, deadLetters: Queue): Dashboard {
+    const period = Duration.minutes(5);
+    const fns = Object.entries(this.functions);
+    const dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `${settings.stackPrefix}-onbehalf`,
+      defaultInterval: Duration.hours(6),
+    });
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'API requests and errors',
+        left: [this.api.metricCount({ period, statistic: 'Sum' })],
+        right: [this.api.metricClientError({ period, statistic: 'Sum' }), this.api.metricServerError({ period, statistic: 'Sum' })],
+        width: 12,
+      }),
+      new GraphWidget({ title: 'Buffered routes: p95 latency (ms)', left: this.bufferedLatencyMetrics(), width: 12 }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Function errors and throttles',
+        left: fns.map(([name, fn]) => fn.function.metricErrors({ period, statistic: 'Sum', label: `${name} errors` })),
+        right: fns.map(([name, fn]) => fn.function.metricThrottles({ period, statistic: 'Sum', label: `${name} throttles` })),
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Function duration p95 (ms)',
+        left: fns.map(([name, fn]) => fn.function.metricDuration({ period, statistic: 'p95', label: name })),
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Chat runs by final status',
+        left: Object.values(RUN_METRICS).map((name) => chatMetric(name, period)),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Tool calls by outcome',
+        left: Object.values(TOOL_CALL_METRICS).map((name) => chatMetric(name, period)),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Model tokens',
+        left: Object.values(TOKEN_METRICS).map((name) => chatMetric(name, period)),
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Model and tool latency p95 (ms)',
+        left: Object.values(LATENCY_METRICS).map((name) => chatMetric(name, period, 'p95')),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Requests refused by per-user limits',
+        left: Object.values(LIMIT_METRICS).map((name) => chatMetric(name, period)),
+        width: 8,
+      }),
+      new SingleValueWidget({
+        title: 'connection-status dead letters',
+        metrics: [deadLetters.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })],
+        width: 8,
+      }),
+    );
+    return dashboard;
+  }
+}
+
+/** The routes that start or continue a run: long by design (and streamed), so not latency-alarmed. */
+function isRunRoute(route: Route): boolean {
+  return route.function === 'chat' && route.method === 'POST';
+}
+
+/** A chat metric as Powertools Metrics publishes it (namespace, `service` dimension). */
+function chatMetric(metricName: string, period: Duration, statistic = 'Sum'): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { [SERVICE_DIMENSION]: 'chat' },
+    statistic,
+    period,
+  });
 }
 
 /** Header values as API Gateway mappings want them: static values in single quotes. */

@@ -40,6 +40,8 @@ export function buildApp(options: BuildAppOptions = {}): OnbehalfApp {
     env: target,
     settings,
     description: 'onbehalf: table, Cognito user pool and secrets (retained on delete)',
+    // Deleting it would drop the secrets; `aws cloudformation update-termination-protection` lifts this on purpose.
+    terminationProtection: true,
   });
   const api = new ApiStack(app, `${settings.stackPrefix}-Api`, {
     env: target,

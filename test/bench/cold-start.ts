@@ -1,6 +1,6 @@
 /**
  * Scenario 5 — cold start: each function's bundle exactly as `cdk deploy` uploads it
- * (`infra/bundles.ts`: a real synth with esbuild bundling; node22, CJS, minified, source maps) and
+ * (`infra/bundles.ts`: a real synth with esbuild bundling; node24, CJS, minified, source maps) and
  * its module-initialisation time in fresh `node` processes, against importing the same handler
  * unbundled from sources and `node_modules` (through tsx, timing only the import).
  */
@@ -38,7 +38,7 @@ async function bundle(name: string, outdir: string): Promise<{ file: string; byP
     outfile: join(outdir, name, 'index.js'),
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    target: 'node24',
     format: 'cjs',
     minify: true,
     sourcemap: true,
@@ -89,7 +89,7 @@ export const coldStart: Scenario = {
     try {
       const { synthesizeBundles } = await import('../../infra/bundles');
       const synthStarted = Date.now();
-      deployed = await synthesizeBundles(join(outdir, 'cdk.out'));
+      deployed = await synthesizeBundles(join(outdir, 'cdk.out'), { env: { SCALEKIT_ENVIRONMENT_URL: 'https://bench.scalekit.invalid' } });
       bench.log(`  synthesized the deployed bundles in ${Date.now() - synthStarted} ms`);
     } catch (error) {
       notes.push(
@@ -150,7 +150,7 @@ export const coldStart: Scenario = {
     return {
       settings: {
         samplesPerFigure: samples,
-        esbuild: { platform: 'node', target: 'node22', format: 'cjs', minify: true, sourcemap: true, sourcesContent: false },
+        esbuild: { platform: 'node', target: 'node24', format: 'cjs', minify: true, sourcemap: true, sourcesContent: false },
         bundles: 'infra/bundles.ts synthesizeBundles (the cdk deploy assets); package sizes from an esbuild metafile with the same options',
         bundledCommand: 'node -e "<time require(bundle)>" (without, then with the deployed NODE_OPTIONS=--enable-source-maps)',
         unbundledCommand: 'node --import tsx --input-type=module -e "<time import(handler.ts)>"',

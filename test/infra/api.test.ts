@@ -164,49 +164,9 @@ describe('stage', () => {
     });
   });
 
-  it('outputs the API URL without a trailing slash', () => {
+  it('outputs the API URL without a trailing slash, the alarm topic and the dashboard', () => {
     const outputs = synth.apiTemplate.findOutputs('*');
-    expect(Object.keys(outputs)).toEqual(['ApiUrl']);
+    expect(Object.keys(outputs).sort()).toEqual(['AlarmTopicArn', 'ApiUrl', 'DashboardName']);
     expect(JSON.stringify(outputs.ApiUrl)).toContain(`"/${STAGE_NAME}"`);
-  });
-});
-
-describe('schedule and alarms', () => {
-  it('runs connection-status on the schedule (default every 15 minutes), and nothing else', () => {
-    // Prepare
-    const functionId = logicalId(synth.api, synth.api.functions['connection-status'].function);
-    // Assess
-    synth.apiTemplate.resourceCountIs('AWS::Events::Rule', 1);
-    synth.apiTemplate.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(15 minutes)',
-      State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] } })],
-    });
-    synth.apiTemplate.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
-    });
-  });
-
-  it('alarms on every function’s errors and throttles and on API 5xx', () => {
-    // Prepare
-    const alarms = Object.values(resourcesOf(synth.apiTemplate, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
-    const on = (metric: string, dimension: unknown) =>
-      alarms.filter(
-        (alarm) =>
-          alarm.MetricName === metric &&
-          JSON.stringify(alarm.Dimensions) === JSON.stringify(dimension) &&
-          alarm.Threshold === 1 &&
-          alarm.ComparisonOperator === 'GreaterThanOrEqualToThreshold',
-      );
-    // Assess
-    for (const fn of Object.values(synth.api.functions)) {
-      const dimension = [{ Name: 'FunctionName', Value: { Ref: logicalId(synth.api, fn.function) } }];
-      expect(on('Errors', dimension), fn.node.id).toHaveLength(1);
-      expect(on('Throttles', dimension), fn.node.id).toHaveLength(1);
-    }
-    expect(alarms.filter((alarm) => alarm.MetricName === '5XXError' && alarm.Namespace === 'AWS/ApiGateway')).toHaveLength(1);
-    expect(alarms).toHaveLength(2 * Object.keys(synth.api.functions).length + 1);
   });
 });

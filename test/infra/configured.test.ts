@@ -1,10 +1,10 @@
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes, USER_SCOPE } from '../../infra/routes';
 import { logicalId, resourcesOf, synthesize, type Synthesized } from './synth';
 
 const ORIGIN = 'https://console.example.com';
-const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:onbehalf-alarms';
+const ALARM_EMAIL = 'ops@example.com';
 
 let synth: Synthesized;
 
@@ -19,11 +19,11 @@ beforeAll(() => {
       toolPolicy: { asana_task_create: 'confirm' },
       throttleRateLimit: 5,
       stackPrefix: 'Acme',
+      alarmEmail: ALARM_EMAIL,
     },
     env: {
       SCALEKIT_ENVIRONMENT_URL: 'https://acme.scalekit.dev/',
       ONBEHALF_MODEL_ID: 'claude-opus-4-1',
-      ONBEHALF_ALARM_TOPIC_ARN: TOPIC,
       ONBEHALF_LOG_RETENTION_DAYS: '90',
     },
   });
@@ -116,20 +116,19 @@ describe('a configured deployment', () => {
     }
   });
 
-  it('applies the schedule, throttling, log retention and alarm topic', () => {
-    synth.apiTemplate.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
+  it('applies the schedule, throttling, log retention and the alarm e-mail', () => {
+    synth.apiTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)' });
     synth.apiTemplate.hasResourceProperties('AWS::ApiGateway::Stage', {
       MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 20 })],
     });
     for (const logGroup of Object.values(resourcesOf(synth.apiTemplate, 'AWS::Logs::LogGroup'))) {
       expect(logGroup.Properties.RetentionInDays).toBe(90);
     }
+    const topic = { Ref: logicalId(synth.api, synth.api.alarmTopic) };
+    synth.apiTemplate.resourceCountIs('AWS::SNS::Subscription', 1);
+    synth.apiTemplate.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: ALARM_EMAIL, TopicArn: topic });
     const alarms = Object.values(resourcesOf(synth.apiTemplate, 'AWS::CloudWatch::Alarm'));
     expect(alarms.length).toBeGreaterThan(0);
-    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
-  });
-
-  it('does not warn about the Scalekit environment URL once it is set', () => {
-    expect(Annotations.fromStack(synth.api).findWarning('*', Match.stringLikeRegexp('scalekitEnvironmentUrl'))).toEqual([]);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topic]);
   });
 });

@@ -56,13 +56,13 @@ describe('functions', () => {
     synth.apiTemplate.resourceCountIs('AWS::Lambda::Function', names.length);
   });
 
-  it.each(names)('%s runs nodejs22.x on arm64 with X-Ray tracing, JSON logs and its own log group with retention', (name) => {
+  it.each(names)('%s runs nodejs24.x on arm64 with X-Ray tracing, JSON logs and its own log group with retention', (name) => {
     // Prepare
     const properties = functionResource(name).Properties;
     const logGroupId = logicalId(synth.api, synth.api.functions[name].logGroup);
     // Assess
     expect(properties).toMatchObject({
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       TracingConfig: { Mode: 'Active' },
@@ -178,6 +178,8 @@ describe('IAM: exactly what each function uses', () => {
         'logs:CreateLogStream',
         'logs:PutLogEvents',
         'secretsmanager:GetSecretValue',
+        // A run that fails after Lambda's retries goes to the schedule's dead-letter queue.
+        ...(name === 'connection-status' ? ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'] : []),
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
       ].sort(),
@@ -187,6 +189,9 @@ describe('IAM: exactly what each function uses', () => {
       expect(actions.every((action) => !action.includes('*'))).toBe(true);
       if (actions.some((action) => action.startsWith('logs:'))) {
         expect(statement.Resource).toEqual({ 'Fn::GetAtt': [logGroupId, 'Arn'] });
+      }
+      if (actions.some((action) => action.startsWith('sqs:'))) {
+        expect(statement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ConnectionStatusDeadLetters/), 'Arn'] });
       }
       if (statement.Resource === '*') expect(actions.every((action) => action.startsWith('xray:'))).toBe(true);
     }

@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, DEFAULT_TOOL_ALLOWLIST } from '../../functions/config';
-import {
-  DEFAULT_VERIFY_URL,
-  functionEnvironment,
-  loadSettings,
-  PLACEHOLDER_SCALEKIT_URL,
-  SettingsError,
-  settingSources,
-} from '../../infra/settings';
+import { DEFAULT_VERIFY_URL, functionEnvironment, loadSettings, SettingsError, settingSources } from '../../infra/settings';
 
+const SCALEKIT_URL = 'https://acme.scalekit.dev';
+
+/** Settings with the one required setting given (in the environment), unless the test gives it. */
 const load = (context: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
-  loadSettings({ context: (key) => context[key], env });
+  loadSettings({ context: (key) => context[key], env: { SCALEKIT_ENVIRONMENT_URL: SCALEKIT_URL, ...env } });
 
 function errorOf(run: () => unknown): string {
   try {
@@ -23,6 +19,30 @@ function errorOf(run: () => unknown): string {
 }
 
 describe('deployment settings', () => {
+  it.each([
+    ['missing', {}],
+    ['empty', { SCALEKIT_ENVIRONMENT_URL: ' ' }],
+  ])('fails when the Scalekit environment URL is %s, naming the setting and where to keep it', (_, env) => {
+    // Act
+    const message = errorOf(() => loadSettings({ context: () => undefined, env }));
+    // Assess
+    expect(message).toContain(
+      'setting "scalekitEnvironmentUrl" (context key "scalekitEnvironmentUrl" or environment variable SCALEKIT_ENVIRONMENT_URL)',
+    );
+    expect(message).toContain('is required');
+    expect(message).toContain('cdk.context.json');
+  });
+
+  it('takes the Scalekit environment URL from cdk.context.json (context) over the shell', () => {
+    // Act
+    const settings = loadSettings({
+      context: (key) => (key === 'scalekitEnvironmentUrl' ? 'https://kept.scalekit.dev' : undefined),
+      env: { SCALEKIT_ENVIRONMENT_URL: 'https://other-shell.scalekit.dev' },
+    });
+    // Assess
+    expect(functionEnvironment(settings).SCALEKIT_ENVIRONMENT_URL).toBe('https://kept.scalekit.dev');
+  });
+
   it('defaults to the functions’ own defaults, a loopback verify URL and a 15-minute schedule', () => {
     // Act
     const settings = load();
@@ -41,10 +61,11 @@ describe('deployment settings', () => {
       throttleRateLimit: 10,
       throttleBurstLimit: 20,
       logRetentionDays: 30,
-      alarmTopicArn: undefined,
-      scalekitEnvironmentUrlIsSet: false,
+      alarmEmail: undefined,
+      latencyAlarmMs: 5_000,
+      deadlineStopsAlarm: 5,
     });
-    expect(functionEnvironment(settings).SCALEKIT_ENVIRONMENT_URL).toBe(PLACEHOLDER_SCALEKIT_URL);
+    expect(functionEnvironment(settings).SCALEKIT_ENVIRONMENT_URL).toBe(SCALEKIT_URL);
   });
 
   it('takes context first, then the environment, then the default', () => {
@@ -75,7 +96,7 @@ describe('deployment settings', () => {
   });
 
   it('treats an empty environment variable as unset', () => {
-    expect(load({}, { ONBEHALF_WEB_ORIGIN: '', SCALEKIT_ENVIRONMENT_URL: ' ' }).webOrigin).toBeUndefined();
+    expect(load({}, { ONBEHALF_WEB_ORIGIN: '' }).webOrigin).toBeUndefined();
   });
 
   it.each([
@@ -103,8 +124,8 @@ describe('deployment settings', () => {
     [{ stackPrefix: '1st' }, {}, 'setting "stackPrefix"'],
     [
       {},
-      { ONBEHALF_ALARM_TOPIC_ARN: 'alarms' },
-      'setting "alarmTopicArn" (from environment variable ONBEHALF_ALARM_TOPIC_ARN): must be an SNS topic ARN',
+      { ONBEHALF_ALARM_EMAIL: 'ops at example.com' },
+      'setting "alarmEmail" (from environment variable ONBEHALF_ALARM_EMAIL): must be an e-mail address',
     ],
   ])('refuses %o / %o, naming the setting and where it came from', (context, env, message) => {
     expect(errorOf(() => load(context, env))).toContain(message);
