@@ -147,7 +147,7 @@ describe('deployment settings', () => {
 
   it('refuses a tool policy for tools outside the allowlist, and an empty allowlist', () => {
     expect(errorOf(() => load({ toolAllowlist: 'asana_task_get', toolPolicy: { asana_task_create: 'confirm' } }))).toContain(
-      'setting "toolPolicy" (from context key "toolPolicy"): names tools that are not in toolAllowlist: asana_task_create',
+      'setting "toolPolicy" (from context key "toolPolicy"): names tools that are not in toolAllowlist (keys are tool names or read, write, delete): asana_task_create',
     );
     expect(errorOf(() => load({}, { ONBEHALF_TOOL_ALLOWLIST: ' , ' }))).toContain('setting "toolAllowlist"');
   });
