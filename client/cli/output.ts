@@ -1,4 +1,4 @@
-import type { Terminal } from './terminal';
+import { isControlCharacter, type Terminal } from './terminal';
 
 /**
  * What the CLI prints, in its two modes. Human: results and progress on stdout, notes on
@@ -15,11 +15,24 @@ export interface Output {
   note(line: string): void;
 }
 
+/**
+ * JSON text with DEL and C1 characters escaped (`JSON.stringify` escapes only C0): the terminal
+ * strips control characters, and in `--json` mode the value must survive that unchanged.
+ */
+export function jsonLine(raw: unknown): string {
+  let line = '';
+  for (const char of JSON.stringify(raw)) {
+    const code = char.charCodeAt(0);
+    line += isControlCharacter(code) ? `\\u${code.toString(16).padStart(4, '0')}` : char;
+  }
+  return line;
+}
+
 export function output(terminal: Terminal, json: boolean): Output {
   return {
     json,
     result: (raw) => {
-      if (json) terminal.out(JSON.stringify(raw));
+      if (json) terminal.out(jsonLine(raw));
     },
     say: (line) => (json ? terminal.err(line) : terminal.out(line)),
     note: (line) => terminal.err(line),

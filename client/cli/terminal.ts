@@ -19,23 +19,39 @@ export interface Terminal {
   close(): void;
 }
 
-/** The process's own terminal. */
+/**
+ * Control characters: C0 except tab and newline, DEL, and C1. Text from Claude or Asana that
+ * reaches a terminal with them can move the cursor, hide what was printed, retitle the window
+ * or write the clipboard (OSC 52); the CLI prints none of them.
+ */
+export function isControlCharacter(code: number): boolean {
+  return (code < 0x20 && code !== 0x09 && code !== 0x0a) || (code >= 0x7f && code <= 0x9f);
+}
+
+/** `text` without control characters (newline and tab kept). */
+export function printable(text: string): string {
+  let kept = '';
+  for (const char of text) if (!isControlCharacter(char.charCodeAt(0))) kept += char;
+  return kept;
+}
+
+/** The process's own terminal: everything it writes goes through {@link printable}. */
 export function processTerminal(): Terminal {
   const { stdin, stdout, stderr } = process;
   let lines: LineQueue | undefined;
   const readLine = (question: string, echo: boolean): Promise<string | undefined> => {
-    if (stdin.isTTY) return readTtyLine(stdin, stderr, question, echo);
-    stderr.write(question);
+    if (stdin.isTTY) return readTtyLine(stdin, stderr, printable(question), echo);
+    stderr.write(printable(question));
     lines ??= new LineQueue(createInterface({ input: stdin, crlfDelay: Infinity }));
     // Piped answers are not echoed by a terminal: show them (never a secret) so the transcript reads well.
     return lines.next().then((line) => {
-      stderr.write(echo && line !== undefined ? `${line}\n` : '\n');
+      stderr.write(echo && line !== undefined ? `${printable(line)}\n` : '\n');
       return line;
     });
   };
   return {
-    out: (line) => void stdout.write(`${line}\n`),
-    err: (line) => void stderr.write(`${line}\n`),
+    out: (line) => void stdout.write(`${printable(line)}\n`),
+    err: (line) => void stderr.write(`${printable(line)}\n`),
     ask: (question) => readLine(question, true),
     askSecret: (question) => readLine(question, false),
     interactive: stdin.isTTY === true,
@@ -104,7 +120,7 @@ function readTtyLine(stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream, quest
           continue;
         }
         value += char;
-        if (echo) stderr.write(char);
+        if (echo) stderr.write(printable(char));
       }
     };
     stdin.on('data', onData);

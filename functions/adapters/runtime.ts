@@ -35,15 +35,31 @@ async function secretValue(arn: string): Promise<string> {
   return value;
 }
 
+/**
+ * Reads `{"clientId": …, "clientSecret": …}` from the Scalekit secret's text. What is wrong is
+ * said without any of the text: V8's `JSON.parse` error quotes its input, so neither its message
+ * nor the error itself (as a cause) may reach a log.
+ */
+export function parseScalekitSecret(text: string): { clientId: string; clientSecret: string } {
+  const shape = 'the Scalekit secret must be JSON {"clientId": …, "clientSecret": …}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`${shape}; it is not valid JSON (${text.length} characters, content not shown)`);
+  }
+  const fields = typeof parsed === 'object' && parsed !== null ? (parsed as { clientId?: unknown; clientSecret?: unknown }) : {};
+  if (typeof fields.clientId !== 'string' || typeof fields.clientSecret !== 'string' || !fields.clientId || !fields.clientSecret) {
+    throw new Error(`${shape}; it is JSON without both as non-empty strings`);
+  }
+  return { clientId: fields.clientId, clientSecret: fields.clientSecret };
+}
+
 /** Scalekit's client credentials: from Secrets Manager in AWS, from the environment locally. */
 export const scalekitCredentials = once(async () => {
   const settings = config();
   if (settings.SCALEKIT_SECRET_ARN) {
-    const parsed = JSON.parse(await secretValue(settings.SCALEKIT_SECRET_ARN)) as { clientId?: unknown; clientSecret?: unknown };
-    if (typeof parsed.clientId !== 'string' || typeof parsed.clientSecret !== 'string') {
-      throw new Error('the Scalekit secret must be JSON {"clientId": …, "clientSecret": …}');
-    }
-    return { clientId: parsed.clientId, clientSecret: parsed.clientSecret };
+    return parseScalekitSecret(await secretValue(settings.SCALEKIT_SECRET_ARN));
   }
   return { clientId: settings.SCALEKIT_CLIENT_ID!, clientSecret: settings.SCALEKIT_CLIENT_SECRET! };
 });
