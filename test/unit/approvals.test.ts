@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideApproval, getConversation, inputHash, postMessage, resumeConversation, startConversation } from '../../functions/core/chat';
 import type { ToolPolicy } from '../../functions/core/tool-policy';
-import { callsTools, chatWorld, domainError, expectPaired, isToolResult, says } from './fakes';
+import { callsTools, chatWorld, domainError, expectPaired, isToolResult, says } from '../fakes';
 
 const ALICE = 'sub-alice';
 const BOB = 'sub-bob';

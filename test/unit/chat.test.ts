@@ -25,7 +25,7 @@ import {
   toolResultIds,
   toolUseIds,
   usage,
-} from './fakes';
+} from '../fakes';
 
 const ALICE = 'sub-alice';
 const BOB = 'sub-bob';

@@ -10,7 +10,7 @@ import {
 } from '../../functions/core/connections';
 import { UpstreamError } from '../../functions/core/errors';
 import type { ConnectionStatus } from '../../functions/core/ports';
-import { connectionSettings, connectionsWorld, DEFAULT_VERIFY_URL, domainError } from './fakes';
+import { connectionSettings, connectionsWorld, DEFAULT_VERIFY_URL, domainError } from '../fakes';
 
 const ALICE = 'sub-alice';
 const BOB = 'sub-bob';

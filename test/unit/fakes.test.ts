@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LeaseUnavailable, type StoredMessage, type ToolRecord } from '../../functions/core/ports';
-import { domainError, FakeConnectedAccounts, FakeConnectionStore, FakeConversationStore } from './fakes';
+import { domainError, FakeConnectedAccounts, FakeConnectionStore, FakeConversationStore } from '../fakes';
 
 const SUB = 'sub-alice';
 const ID = 'c_0000000001000000000001';

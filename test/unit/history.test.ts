@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inputHash, truncateResult } from '../../functions/core/chat';
 import { estimateTokens, fitWindow, opensExchange, replyOf } from '../../functions/core/history';
 import type { ContentBlock, Message, StoredMessage } from '../../functions/core/ports';
-import { expectPaired } from './fakes';
+import { expectPaired } from '../fakes';
 
 let seq = 0;
 const stored = (role: Message['role'], content: ContentBlock[], tokens = 10): StoredMessage => {

@@ -8,7 +8,7 @@ import {
   startConversation,
 } from '../../functions/core/chat';
 import type { CrashPoint, ModelResponse, ToolOutcome } from '../../functions/core/ports';
-import { callsTools, chatWorld, deferred, domainError, expectPaired, isToolResult, says, settle, SimulatedCrash } from './fakes';
+import { callsTools, chatWorld, deferred, domainError, expectPaired, isToolResult, says, settle, SimulatedCrash } from '../fakes';
 
 const ALICE = 'sub-alice';
 const LEASE_MS = 60_000;

@@ -1,0 +1,210 @@
+import { DomainError } from '../../functions/core/errors';
+import { fitWindow } from '../../functions/core/history';
+import {
+  type ConversationHeader,
+  type ConversationPage,
+  type ConversationStore,
+  type HeaderChanges,
+  type Lease,
+  LeaseUnavailable,
+  type StoredMessage,
+  type ToolDecision,
+  type ToolFinish,
+  type ToolRecord,
+} from '../../functions/core/ports';
+import { copy } from './copy';
+
+interface StoredConversation {
+  header: ConversationHeader;
+  lease?: { id: string; expiresAt: number };
+  messages: StoredMessage[];
+  tools: Map<string, ToolRecord>;
+}
+
+const lostLease = (id: string) =>
+  new DomainError('conversation_busy', 'This request lost its hold on the conversation to another request.', [], { conversationId: id });
+
+/** Applies header changes as the adapter's `SET` does: undefined fields are left alone. */
+function applyChanges(header: ConversationHeader, changes: HeaderChanges): ConversationHeader {
+  const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+  return { ...header, ...copy(defined) };
+}
+
+/**
+ * Conversations in memory with the DynamoDB adapter's conditions: a lease that is taken only when
+ * free or expired, appends conditional on the lease and `messageCount === seq`, tool starts that
+ * happen once, decisions recorded once against the stored input's hash.
+ */
+export class FakeConversationStore implements ConversationStore {
+  private readonly users = new Map<string, Map<string, StoredConversation>>();
+
+  private conversationsOf(sub: string): Map<string, StoredConversation> {
+    let map = this.users.get(sub);
+    if (!map) this.users.set(sub, (map = new Map()));
+    return map;
+  }
+
+  private find(sub: string, id: string): StoredConversation | undefined {
+    return this.conversationsOf(sub).get(id);
+  }
+
+  /** Who holds the lease now (for assertions). */
+  leaseOf(sub: string, id: string): { id: string; expiresAt: number } | undefined {
+    const lease = this.find(sub, id)?.lease;
+    return lease ? { ...lease } : undefined;
+  }
+
+  /** Every tool record of a conversation, as stored (for assertions). */
+  recordsOf(sub: string, id: string): ToolRecord[] {
+    return [...(this.find(sub, id)?.tools.values() ?? [])].map(copy);
+  }
+
+  async create(sub: string, header: ConversationHeader, first: StoredMessage, lease: Lease): Promise<void> {
+    const conversations = this.conversationsOf(sub);
+    if (conversations.has(header.id)) throw new Error('TransactionCanceledException: conversation exists');
+    conversations.set(header.id, {
+      header: copy(header),
+      lease: { id: lease.id, expiresAt: lease.expiresAt },
+      messages: [copy(first)],
+      tools: new Map(),
+    });
+  }
+
+  async acquire(sub: string, id: string, lease: Lease): Promise<ConversationHeader | undefined> {
+    const conversation = this.find(sub, id);
+    if (!conversation) return undefined;
+    if (conversation.lease && !(conversation.lease.expiresAt < lease.now)) throw new LeaseUnavailable();
+    conversation.lease = { id: lease.id, expiresAt: lease.expiresAt };
+    return copy(conversation.header);
+  }
+
+  async release(sub: string, id: string, leaseId: string): Promise<void> {
+    const conversation = this.find(sub, id);
+    if (conversation?.lease?.id === leaseId) delete conversation.lease;
+  }
+
+  async get(sub: string, id: string): Promise<ConversationHeader | undefined> {
+    const conversation = this.find(sub, id);
+    return conversation ? copy(conversation.header) : undefined;
+  }
+
+  async list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage> {
+    const newestFirst = [...this.conversationsOf(sub).keys()].sort().reverse();
+    const after = nextToken === undefined ? newestFirst : newestFirst.filter((id) => id < nextToken);
+    const page = after.slice(0, limit);
+    return {
+      items: page.map((id) => copy(this.find(sub, id)!.header)),
+      nextToken: page.length === limit && after.length > limit ? page.at(-1)! : null,
+    };
+  }
+
+  async append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void> {
+    const conversation = this.find(sub, id);
+    if (
+      !conversation ||
+      conversation.lease?.id !== leaseId ||
+      conversation.header.messageCount !== message.seq ||
+      conversation.messages.some((stored) => stored.seq === message.seq)
+    ) {
+      throw lostLease(id);
+    }
+    conversation.messages.push(copy(message));
+    conversation.header = applyChanges(conversation.header, changes);
+  }
+
+  async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
+    const conversation = this.find(sub, id);
+    if (!conversation || conversation.lease?.id !== leaseId) throw lostLease(id);
+    conversation.header = applyChanges(conversation.header, changes);
+  }
+
+  async window(sub: string, id: string, tokenBudget: number): Promise<StoredMessage[]> {
+    return fitWindow(copy(this.find(sub, id)?.messages ?? []), tokenBudget);
+  }
+
+  async messages(sub: string, id: string): Promise<StoredMessage[]> {
+    return copy(this.find(sub, id)?.messages ?? []);
+  }
+
+  async toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]> {
+    const tools = this.find(sub, id)?.tools ?? new Map<string, ToolRecord>();
+    if (toolUseIds === undefined) return [...tools.keys()].sort().map((key) => copy(tools.get(key)!));
+    return toolUseIds.flatMap((toolUseId) => {
+      const record = tools.get(toolUseId);
+      return record ? [copy(record)] : [];
+    });
+  }
+
+  private toolsOf(sub: string, id: string): Map<string, ToolRecord> {
+    const conversation = this.find(sub, id);
+    if (!conversation) throw new Error(`no conversation ${id}`);
+    return conversation.tools;
+  }
+
+  async proposeTool(sub: string, id: string, record: ToolRecord): Promise<void> {
+    const tools = this.toolsOf(sub, id);
+    if (!tools.has(record.toolUseId)) tools.set(record.toolUseId, copy(record));
+  }
+
+  async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
+    const tools = this.toolsOf(sub, id);
+    const record = tools.get(toolUseId);
+    if (!record || record.decision !== undefined || record.inputHash !== decision.inputHash) return false;
+    tools.set(toolUseId, { ...record, decision: copy(decision) });
+    return true;
+  }
+
+  async startTool(sub: string, id: string, record: ToolRecord): Promise<boolean> {
+    const tools = this.toolsOf(sub, id);
+    const existing = tools.get(record.toolUseId);
+    if (existing?.startedAt !== undefined) return false;
+    tools.set(record.toolUseId, {
+      ...existing,
+      toolUseId: record.toolUseId,
+      name: record.name,
+      input: copy(record.input),
+      inputHash: record.inputHash,
+      actor: record.actor,
+      connection: record.connection,
+      startedAt: record.startedAt,
+    });
+    return true;
+  }
+
+  async unstartTool(sub: string, id: string, toolUseId: string): Promise<void> {
+    const tools = this.toolsOf(sub, id);
+    const existing = tools.get(toolUseId);
+    if (!existing || existing.outcome !== undefined) return;
+    const { startedAt: _startedAt, ...rest } = existing;
+    tools.set(toolUseId, rest);
+  }
+
+  async finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void> {
+    const tools = this.toolsOf(sub, id);
+    const existing = tools.get(toolUseId);
+    if (existing?.outcome !== undefined) throw new Error('ConditionalCheckFailedException: tool already finished');
+    tools.set(toolUseId, {
+      ...existing,
+      toolUseId,
+      name: finish.name,
+      input: copy(finish.input),
+      inputHash: finish.inputHash,
+      actor: finish.actor,
+      connection: finish.connection,
+      outcome: finish.outcome,
+      result: finish.result,
+      isError: finish.isError,
+      finishedAt: finish.finishedAt,
+      ...(finish.executionId !== undefined ? { executionId: finish.executionId } : {}),
+      ...(finish.durationMs !== undefined ? { durationMs: finish.durationMs } : {}),
+    });
+  }
+
+  async delete(sub: string, id: string, leaseId: string): Promise<boolean> {
+    const conversation = this.find(sub, id);
+    if (!conversation) return false;
+    if (conversation.lease?.id !== leaseId) throw lostLease(id);
+    this.conversationsOf(sub).delete(id);
+    return true;
+  }
+}
