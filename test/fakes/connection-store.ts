@@ -6,6 +6,8 @@ const STALE_CLAIM_MS = 60_000;
 
 interface StoredState extends LinkState {
   stateStatus: 'issued' | 'claimed' | 'used';
+  /** When the table may clean the state up (epoch seconds), as the adapter writes it. */
+  ttl: number;
   result?: VerifiedResult;
   authRequestId?: string;
   claimedAt?: number;
@@ -103,7 +105,7 @@ export class FakeConnectionStore implements ConnectionStore {
   async putState(sub: string, state: LinkState): Promise<void> {
     const states = this.statesOf(sub);
     if (states.has(state.state)) throw new Error('ConditionalCheckFailedException: state exists');
-    states.set(state.state, { ...copy(state), stateStatus: 'issued' });
+    states.set(state.state, { ...copy(state), stateStatus: 'issued', ttl: Math.ceil(state.expiresAt / 1000) + 3600 });
   }
 
   async claimState(sub: string, state: string, connection: string, authRequestId: string, now: number): Promise<StateClaim> {

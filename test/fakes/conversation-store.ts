@@ -24,6 +24,22 @@ interface StoredConversation {
 const lostLease = (id: string) =>
   new DomainError('conversation_busy', 'This request lost its hold on the conversation to another request.', [], { conversationId: id });
 
+/** A header as the adapter reads it back: `truncated` is always a boolean. */
+const readHeader = (header: ConversationHeader): ConversationHeader => copy({ ...header, truncated: header.truncated === true });
+
+/** A tool record as the adapter reads it back: `isError` is always a boolean. */
+const readRecord = (record: ToolRecord): ToolRecord => copy({ ...record, isError: record.isError === true });
+
+/** Page tokens as the adapter issues them: the last key read, encoded; anything else is refused. */
+const encodeToken = (id: string): string => Buffer.from(`CONV#${id}`, 'utf8').toString('base64url');
+function decodeToken(token: string): string {
+  const sk = Buffer.from(token, 'base64url').toString('utf8');
+  if (!/^CONV#c_[0-9a-z]{10}[0-9a-f]{12}$/.test(sk)) {
+    throw new DomainError('validation_failed', 'nextToken is not valid.', [{ path: 'nextToken', message: 'not a token this API issued' }]);
+  }
+  return sk.slice('CONV#'.length);
+}
+
 /** Applies header changes as the adapter's `SET` does: undefined fields are left alone. */
 function applyChanges(header: ConversationHeader, changes: HeaderChanges): ConversationHeader {
   const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
@@ -56,7 +72,7 @@ export class FakeConversationStore implements ConversationStore {
 
   /** Every tool record of a conversation, as stored (for assertions). */
   recordsOf(sub: string, id: string): ToolRecord[] {
-    return [...(this.find(sub, id)?.tools.values() ?? [])].map(copy);
+    return [...(this.find(sub, id)?.tools.values() ?? [])].map(readRecord);
   }
 
   async create(sub: string, header: ConversationHeader, first: StoredMessage, lease: Lease): Promise<void> {
@@ -75,7 +91,7 @@ export class FakeConversationStore implements ConversationStore {
     if (!conversation) return undefined;
     if (conversation.lease && !(conversation.lease.expiresAt < lease.now)) throw new LeaseUnavailable();
     conversation.lease = { id: lease.id, expiresAt: lease.expiresAt };
-    return copy(conversation.header);
+    return readHeader(conversation.header);
   }
 
   async release(sub: string, id: string, leaseId: string): Promise<void> {
@@ -85,16 +101,17 @@ export class FakeConversationStore implements ConversationStore {
 
   async get(sub: string, id: string): Promise<ConversationHeader | undefined> {
     const conversation = this.find(sub, id);
-    return conversation ? copy(conversation.header) : undefined;
+    return conversation ? readHeader(conversation.header) : undefined;
   }
 
   async list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage> {
     const newestFirst = [...this.conversationsOf(sub).keys()].sort().reverse();
-    const after = nextToken === undefined ? newestFirst : newestFirst.filter((id) => id < nextToken);
+    const from = nextToken === undefined ? undefined : decodeToken(nextToken);
+    const after = from === undefined ? newestFirst : newestFirst.filter((id) => id < from);
     const page = after.slice(0, limit);
     return {
-      items: page.map((id) => copy(this.find(sub, id)!.header)),
-      nextToken: page.length === limit && after.length > limit ? page.at(-1)! : null,
+      items: page.map((id) => readHeader(this.find(sub, id)!.header)),
+      nextToken: page.length === limit && after.length > limit ? encodeToken(page.at(-1)!) : null,
     };
   }
 
@@ -128,10 +145,10 @@ export class FakeConversationStore implements ConversationStore {
 
   async toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]> {
     const tools = this.find(sub, id)?.tools ?? new Map<string, ToolRecord>();
-    if (toolUseIds === undefined) return [...tools.keys()].sort().map((key) => copy(tools.get(key)!));
+    if (toolUseIds === undefined) return [...tools.keys()].sort().map((key) => readRecord(tools.get(key)!));
     return toolUseIds.flatMap((toolUseId) => {
       const record = tools.get(toolUseId);
-      return record ? [copy(record)] : [];
+      return record ? [readRecord(record)] : [];
     });
   }
 
@@ -147,9 +164,10 @@ export class FakeConversationStore implements ConversationStore {
   }
 
   async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
-    const tools = this.toolsOf(sub, id);
-    const record = tools.get(toolUseId);
-    if (!record || record.decision !== undefined || record.inputHash !== decision.inputHash) return false;
+    // A record that is not there (not even its conversation) is not decided, as in the table.
+    const tools = this.find(sub, id)?.tools;
+    const record = tools?.get(toolUseId);
+    if (!tools || !record || record.decision !== undefined || record.inputHash !== decision.inputHash) return false;
     tools.set(toolUseId, { ...record, decision: copy(decision) });
     return true;
   }
@@ -172,9 +190,9 @@ export class FakeConversationStore implements ConversationStore {
   }
 
   async unstartTool(sub: string, id: string, toolUseId: string): Promise<void> {
-    const tools = this.toolsOf(sub, id);
-    const existing = tools.get(toolUseId);
-    if (!existing || existing.outcome !== undefined) return;
+    const tools = this.find(sub, id)?.tools;
+    const existing = tools?.get(toolUseId);
+    if (!tools || !existing || existing.outcome !== undefined) return;
     const { startedAt: _startedAt, ...rest } = existing;
     tools.set(toolUseId, rest);
   }

@@ -1,7 +1,8 @@
 /**
- * In-memory fakes of the domain's ports (`functions/core/ports.ts`), one file per port, faithful
- * to their contracts and to the DynamoDB / Scalekit adapters' conditional writes, plus builders
- * for the use cases' dependencies and assertions over their results.
+ * In-memory fakes of the domain's ports (`functions/core/ports.ts`), one file per port, plus
+ * builders for the use cases' dependencies and assertions over their results. The store fakes
+ * are held to the same contract suites (`test/contracts/`) as the DynamoDB adapters, so the
+ * unit tests' races and refusals are the ones the real stores produce.
  */
 export * from './assertions';
 export * from './async';
