@@ -33,6 +33,8 @@ export class DynamoConnectionStore implements ConnectionStore {
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': keys.user(sub), ':prefix': 'CONN#' },
+        // A connection just verified is listed with its new status (read your own writes).
+        ConsistentRead: true,
       }),
     );
     return (Items ?? []).map(toEntry);

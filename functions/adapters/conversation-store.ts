@@ -116,6 +116,8 @@ export class DynamoConversationStore implements ConversationStore {
         ScanIndexForward: false,
         // One more than asked: a token only when a next page really exists.
         Limit: limit + 1,
+        // A conversation just created is listed (read your own writes, as every other read here).
+        ConsistentRead: true,
         ExclusiveStartKey: nextToken === undefined ? undefined : { pk: keys.user(sub), sk: decodeToken(nextToken) },
       }),
     );
@@ -317,6 +319,21 @@ export class DynamoConversationStore implements ConversationStore {
   async delete(sub: string, id: string, leaseId: string): Promise<boolean> {
     const header = await this.get(sub, id);
     if (!header) return false;
+    // Confirm the lease before the first delete: a request that lost it must delete nothing.
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sub, keys.conversation(id)),
+          UpdateExpression: 'SET leaseId = :lease',
+          ConditionExpression: 'leaseId = :lease',
+          ExpressionAttributeValues: { ':lease': leaseId },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) throw lostLease(id);
+      throw error;
+    }
     const items = [...(await this.queryAll(sub, keys.messagePrefix(id), true)), ...(await this.queryAll(sub, keys.toolPrefix(id), true))];
     for (let i = 0; i < items.length; i += 25) {
       let requests: Item[] | undefined = items.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
