@@ -84,13 +84,81 @@ export const configSchema = z.object({
 
   ONBEHALF_STATE_TTL_SECONDS: positiveInt(600),
   ONBEHALF_LEASE_SECONDS: positiveInt(60),
+  /** Time budget of a JSON request's run (`API.md`, "Deadlines"). */
   ONBEHALF_TIME_BUDGET_MS: positiveInt(25_000),
+  /** Time budget of a streamed (`text/event-stream`) request's run. */
+  ONBEHALF_STREAM_TIME_BUDGET_MS: positiveInt(300_000),
   ONBEHALF_MODEL_CALL_BUDGET: positiveInt(20),
   ONBEHALF_HISTORY_TOKEN_BUDGET: positiveInt(100_000),
   ONBEHALF_TOOL_RESULT_MAX_BYTES: positiveInt(100_000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** `API.md`, "Deadlines": what the budgets and the chat function's timeout may be. */
+export const DEADLINE_LIMITS = Object.freeze({
+  /** A JSON answer arrives within its budget plus 2 s, before API Gateway's 29 s. */
+  timeBudgetMaxMs: 26_000,
+  /** API Gateway streams for at most 15 minutes; the run leaves room for its last writes. */
+  streamTimeBudgetMaxMs: 840_000,
+  /** The chat function outlives the streaming budget by at least this much… */
+  chatTimeoutMarginSeconds: 30,
+  /** …and Lambda allows no more than this. */
+  chatTimeoutMaxSeconds: 900,
+});
+
+/** The chat function's timeout a streaming budget needs: the budget plus the margin, in whole seconds. */
+export function chatTimeoutSecondsFor(streamTimeBudgetMs: number): number {
+  return Math.ceil(streamTimeBudgetMs / 1000) + DEADLINE_LIMITS.chatTimeoutMarginSeconds;
+}
+
+/** A deadline setting that breaks the rules, named by its environment variable. */
+export interface DeadlineProblem {
+  readonly setting: 'ONBEHALF_TIME_BUDGET_MS' | 'ONBEHALF_STREAM_TIME_BUDGET_MS' | 'ONBEHALF_CHAT_TIMEOUT_SECONDS';
+  readonly message: string;
+}
+
+/**
+ * The cross-check of `API.md` "Deadlines", run by `npm start` and `cdk synth` before anything
+ * starts: the JSON budget fits API Gateway's 29 s, the streaming budget fits its 15 minutes, and
+ * the chat function's timeout outlasts the streaming budget by 30 s without passing Lambda's 900 s.
+ * Pure; returns every problem (empty when the settings hold).
+ */
+export function checkDeadlines(settings: {
+  readonly timeBudgetMs: number;
+  readonly streamTimeBudgetMs: number;
+  readonly chatTimeoutSeconds: number;
+}): DeadlineProblem[] {
+  const problems: DeadlineProblem[] = [];
+  const { timeBudgetMaxMs, streamTimeBudgetMaxMs, chatTimeoutMarginSeconds, chatTimeoutMaxSeconds } = DEADLINE_LIMITS;
+  if (settings.timeBudgetMs > timeBudgetMaxMs) {
+    problems.push({
+      setting: 'ONBEHALF_TIME_BUDGET_MS',
+      message: `must be at most ${timeBudgetMaxMs} (a JSON answer must arrive before API Gateway's 29 s limit), got ${settings.timeBudgetMs}`,
+    });
+  }
+  if (settings.streamTimeBudgetMs > streamTimeBudgetMaxMs) {
+    problems.push({
+      setting: 'ONBEHALF_STREAM_TIME_BUDGET_MS',
+      message: `must be at most ${streamTimeBudgetMaxMs} (API Gateway streams for at most 15 minutes), got ${settings.streamTimeBudgetMs}`,
+    });
+  }
+  const needed = chatTimeoutSecondsFor(settings.streamTimeBudgetMs);
+  if (settings.chatTimeoutSeconds < needed) {
+    problems.push({
+      setting: 'ONBEHALF_CHAT_TIMEOUT_SECONDS',
+      message:
+        `must be at least the streaming budget plus ${chatTimeoutMarginSeconds} s (${needed} for ONBEHALF_STREAM_TIME_BUDGET_MS ` +
+        `${settings.streamTimeBudgetMs}), got ${settings.chatTimeoutSeconds}`,
+    });
+  } else if (settings.chatTimeoutSeconds > chatTimeoutMaxSeconds) {
+    problems.push({
+      setting: 'ONBEHALF_CHAT_TIMEOUT_SECONDS',
+      message: `must be at most ${chatTimeoutMaxSeconds} (Lambda's longest timeout), got ${settings.chatTimeoutSeconds}`,
+    });
+  }
+  return problems;
+}
 
 /** Thrown at cold start when a setting is missing or malformed; the message names the variable. */
 export class ConfigError extends Error {

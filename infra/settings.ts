@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configSchema } from '../functions/config';
+import { chatTimeoutSecondsFor, checkDeadlines, configSchema, type DeadlineProblem } from '../functions/config';
 import * as zm from 'zod/mini';
 import { TOOL_KINDS } from '../functions/core/tool-policy';
 
@@ -12,10 +12,6 @@ import { TOOL_KINDS } from '../functions/core/tool-policy';
 
 /** Where the browser lands after consent when a request names no `verifyUrl`: a loopback page (RFC 8252). */
 export const DEFAULT_VERIFY_URL = 'http://127.0.0.1:8976/verify';
-
-/** API Gateway answers after 29 s; the chat time budget leaves this much of it for the last writes. */
-const API_TIMEOUT_MS = 29_000;
-const RESPONSE_MARGIN_MS = 3_000;
 
 /** Lambda allows 4 KiB of environment in total; the settings may use this much of it. */
 const FUNCTION_ENV_BUDGET_BYTES = 3_072;
@@ -54,14 +50,10 @@ const definitions = {
   webOrigin: { env: 'ONBEHALF_WEB_ORIGIN', schema: origin },
   stateTtlSeconds: { env: 'ONBEHALF_STATE_TTL_SECONDS', schema: fn.ONBEHALF_STATE_TTL_SECONDS },
   leaseSeconds: { env: 'ONBEHALF_LEASE_SECONDS', schema: fn.ONBEHALF_LEASE_SECONDS },
-  timeBudgetMs: {
-    env: 'ONBEHALF_TIME_BUDGET_MS',
-    schema: fn.ONBEHALF_TIME_BUDGET_MS.check(
-      zm.refine((value: number) => value <= API_TIMEOUT_MS - RESPONSE_MARGIN_MS, {
-        message: `must be at most ${API_TIMEOUT_MS - RESPONSE_MARGIN_MS} (API Gateway gives up after ${API_TIMEOUT_MS} ms)`,
-      }),
-    ),
-  },
+  timeBudgetMs: { env: 'ONBEHALF_TIME_BUDGET_MS', schema: fn.ONBEHALF_TIME_BUDGET_MS },
+  streamTimeBudgetMs: { env: 'ONBEHALF_STREAM_TIME_BUDGET_MS', schema: fn.ONBEHALF_STREAM_TIME_BUDGET_MS },
+  /** The chat function's timeout; by default the streaming budget plus 30 s (`API.md`, "Deadlines"). */
+  chatTimeoutSeconds: { env: 'ONBEHALF_CHAT_TIMEOUT_SECONDS', schema: z.coerce.number().int().positive().optional() },
   modelCallBudget: { env: 'ONBEHALF_MODEL_CALL_BUDGET', schema: fn.ONBEHALF_MODEL_CALL_BUDGET },
   historyTokenBudget: { env: 'ONBEHALF_HISTORY_TOKEN_BUDGET', schema: fn.ONBEHALF_HISTORY_TOKEN_BUDGET },
   toolResultMaxBytes: { env: 'ONBEHALF_TOOL_RESULT_MAX_BYTES', schema: fn.ONBEHALF_TOOL_RESULT_MAX_BYTES },
@@ -99,10 +91,12 @@ export type SettingKey = keyof Definitions;
 
 /** The validated deployment settings. */
 export type Settings = {
-  readonly [K in Exclude<SettingKey, 'scalekitEnvironmentUrl'>]: z.output<Definitions[K]['schema']>;
+  readonly [K in Exclude<SettingKey, 'scalekitEnvironmentUrl' | 'chatTimeoutSeconds'>]: z.output<Definitions[K]['schema']>;
 } & {
   /** Required: synthesis fails without it. */
   readonly scalekitEnvironmentUrl: string;
+  /** The chat function's timeout in seconds: the setting, or the streaming budget plus 30 s. */
+  readonly chatTimeoutSeconds: number;
 };
 
 /** Context key → environment variable, for documentation and error messages. */
@@ -158,7 +152,19 @@ export function loadSettings(source: SettingsSource): Settings {
   }
   if (problems.length > 0) throw new SettingsError(`invalid deployment settings:\n  ${problems.join('\n  ')}`);
 
-  const settings = values as Settings;
+  const settings = values as Omit<Settings, 'chatTimeoutSeconds'> & {
+    chatTimeoutSeconds: number | undefined;
+  };
+  const chatTimeoutSeconds = settings.chatTimeoutSeconds ?? chatTimeoutSecondsFor(settings.streamTimeBudgetMs);
+  const keyOf: Record<DeadlineProblem['setting'], SettingKey> = {
+    ONBEHALF_TIME_BUDGET_MS: 'timeBudgetMs',
+    ONBEHALF_STREAM_TIME_BUDGET_MS: 'streamTimeBudgetMs',
+    ONBEHALF_CHAT_TIMEOUT_SECONDS: 'chatTimeoutSeconds',
+  };
+  for (const problem of checkDeadlines({ ...settings, chatTimeoutSeconds })) {
+    const key = keyOf[problem.setting];
+    problems.push(`${describeSetting(key, origins[key] ?? 'default')}: ${problem.message}`);
+  }
   const check = (key: SettingKey, ok: boolean, message: string) => {
     if (!ok) problems.push(`${describeSetting(key, origins[key] ?? 'default')}: ${message}`);
   };
@@ -186,7 +192,7 @@ export function loadSettings(source: SettingsSource): Settings {
   check('throttleBurstLimit', settings.throttleBurstLimit >= settings.throttleRateLimit, 'must be at least throttleRateLimit');
   if (problems.length > 0) throw new SettingsError(`invalid deployment settings:\n  ${problems.join('\n  ')}`);
 
-  const result: Settings = Object.freeze({ ...settings });
+  const result: Settings = Object.freeze({ ...settings, chatTimeoutSeconds });
   const envBytes = Object.entries(functionEnvironment(result)).reduce((sum, [name, value]) => sum + name.length + value.length, 0);
   if (envBytes > FUNCTION_ENV_BUDGET_BYTES) {
     throw new SettingsError(
@@ -225,6 +231,7 @@ export function functionEnvironment(settings: Settings): Readonly<Partial<Record
     ONBEHALF_STATE_TTL_SECONDS: String(settings.stateTtlSeconds),
     ONBEHALF_LEASE_SECONDS: String(settings.leaseSeconds),
     ONBEHALF_TIME_BUDGET_MS: String(settings.timeBudgetMs),
+    ONBEHALF_STREAM_TIME_BUDGET_MS: String(settings.streamTimeBudgetMs),
     ONBEHALF_MODEL_CALL_BUDGET: String(settings.modelCallBudget),
     ONBEHALF_HISTORY_TOKEN_BUDGET: String(settings.historyTokenBudget),
     ONBEHALF_TOOL_RESULT_MAX_BYTES: String(settings.toolResultMaxBytes),

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import * as z from 'zod/mini';
+import { chatTimeoutSecondsFor, checkDeadlines, configSchema } from '../../functions/config';
 import { LOCAL_TABLE_NAME } from '../table';
 import { startAsana } from './asana/server';
 import { type LocalCognito, startCognito } from './cognito';
 import { freePort, LOCAL_AWS_CREDENTIALS, LOCAL_REGION, startDynamoDb } from './dynamodb';
-import { type ProxyHandler, startGateway } from './gateway';
+import { type ProxyHandler, type StreamingProxyHandler, startGateway } from './gateway';
 import { startModel } from './model/server';
 import { startScalekit } from './scalekit/server';
 import type { LocalService } from './service';
@@ -49,6 +51,32 @@ const seconds = (env: Record<string, string | undefined>, name: string): number 
   return value;
 };
 
+/** A setting that stops `npm start` before anything starts; the message names it. */
+export class LocalSettingsError extends Error {
+  override name = 'LocalSettingsError';
+}
+
+/**
+ * The deadline settings cross-checked as `cdk synth` does (`API.md`, "Deadlines"), and the chat
+ * function's timeout they give (the local gateway hands it to the function as Lambda would).
+ */
+export function localDeadlines(env: Record<string, string | undefined>): { chatTimeoutMs: number } {
+  const read = <T>(name: string, schema: z.ZodMiniType<T>): T => {
+    const raw = env[name];
+    const result = z.safeParse(schema, raw === '' ? undefined : raw);
+    if (!result.success) throw new LocalSettingsError(`${name}: must be a positive whole number, got ${JSON.stringify(raw)}`);
+    return result.data;
+  };
+  const timeBudgetMs = read('ONBEHALF_TIME_BUDGET_MS', configSchema.shape.ONBEHALF_TIME_BUDGET_MS);
+  const streamTimeBudgetMs = read('ONBEHALF_STREAM_TIME_BUDGET_MS', configSchema.shape.ONBEHALF_STREAM_TIME_BUDGET_MS);
+  const chatTimeoutSeconds =
+    read('ONBEHALF_CHAT_TIMEOUT_SECONDS', z.optional(z.coerce.number().check(z.int(), z.positive()))) ??
+    chatTimeoutSecondsFor(streamTimeBudgetMs);
+  const problems = checkDeadlines({ timeBudgetMs, streamTimeBudgetMs, chatTimeoutSeconds });
+  if (problems.length > 0) throw new LocalSettingsError(problems.map((problem) => `${problem.setting} ${problem.message}`).join('; '));
+  return { chatTimeoutMs: chatTimeoutSeconds * 1000 };
+}
+
 /**
  * Boots the whole one-machine stack: DynamoDB Local, local Cognito, the Asana, Scalekit and
  * Claude stand-ins, and the API gateway serving the real handlers in-process. Services start
@@ -56,6 +84,8 @@ const seconds = (env: Record<string, string | undefined>, name: string): number 
  */
 export async function startStack(options: StackOptions): Promise<LocalStack> {
   const env = options.env ?? process.env;
+  // Before anything starts: a setting that breaks the deadline rules stops the start, naming it.
+  const { chatTimeoutMs } = localDeadlines(env);
   const data = options.dataDir;
   const stateFile = (name: string) => (data ? join(data, `${name}.json`) : undefined);
   const started: LocalService[] = [];
@@ -158,6 +188,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       await startGateway({
         port,
         handlers: handlers.routes,
+        functionTimeoutMs: { connect: 30_000, verify: 30_000, chat: chatTimeoutMs },
         issuer: cognito.issuer,
         scheduled: { 'connection-status': handlers.connectionStatus },
         // The same console origin the functions answer CORS for (`ONBEHALF_WEB_ORIGIN`).
@@ -184,7 +215,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
 
 /** Imports the real handler modules (after the environment is set, as a Lambda cold start would). */
 async function loadHandlers(): Promise<{
-  routes: Record<'connect' | 'verify' | 'chat', ProxyHandler>;
+  routes: Record<'connect' | 'verify' | 'chat', ProxyHandler | StreamingProxyHandler>;
   connectionStatus: () => Promise<unknown>;
 }> {
   const [connect, verify, chat, status] = await Promise.all([

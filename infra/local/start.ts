@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startStack } from './stack';
+import { LocalSettingsError, localDeadlines, startStack } from './stack';
 import { loadWorld, type World, WorldFileError } from './world';
 
 // The local stack runs on Node 20 here; Lambda runs Node 24, so the SDK's Node 20 notice is noise.
@@ -14,6 +14,8 @@ const stackFile = join(root, '.onbehalf', 'stack.json');
 
 /** `npm start`: the one-machine stack, with `--port <n>` and `--memory` (`API.md`, "The local stack"). */
 async function main(): Promise<void> {
+  // First of all: settings that break the deadline rules stop the start (and touch nothing).
+  localDeadlines(process.env);
   const { values } = parseArgs({
     options: { port: { type: 'string' }, memory: { type: 'boolean', default: false } },
     strict: true,
@@ -86,9 +88,13 @@ function keepDataForWorld(dataDir: string, world: World): void {
 }
 
 main().catch((error: unknown) => {
-  rmSync(stackFile, { force: true });
+  if (!(error instanceof LocalSettingsError)) rmSync(stackFile, { force: true });
   console.error(
-    error instanceof WorldFileError ? error.message : `npm start failed: ${error instanceof Error ? error.message : String(error)}`,
+    error instanceof WorldFileError
+      ? error.message
+      : error instanceof LocalSettingsError
+        ? `npm start: invalid settings: ${error.message}`
+        : `npm start failed: ${error instanceof Error ? error.message : String(error)}`,
   );
   process.exit(1);
 });

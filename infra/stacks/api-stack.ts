@@ -10,6 +10,7 @@ import {
   MethodLoggingLevel,
   MockIntegration,
   PassthroughBehavior,
+  ResponseTransferMode,
   RestApi,
   type IResource,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -55,6 +56,9 @@ export interface ApiStackProps extends StackProps {
   readonly settings: Settings;
   readonly stateful: StatefulResources;
 }
+
+/** API Gateway's longest integration timeout for a streamed response (15 minutes). */
+const STREAM_INTEGRATION_MAX_SECONDS = 900;
 
 /** The stage name: the API's base URL is `https://<id>.execute-api.<region>.amazonaws.com/v1`. */
 export const STAGE_NAME = 'v1';
@@ -113,7 +117,7 @@ export class ApiStack extends Stack {
         name,
         description: spec.description,
         memorySize: spec.memorySize,
-        timeout: spec.timeout,
+        timeout: spec.streams ? Duration.seconds(settings.chatTimeoutSeconds) : spec.timeout,
         logRetention,
         environment,
       });
@@ -199,7 +203,16 @@ export class ApiStack extends Stack {
     const integrationFor = (name: DeployedFunctionName): LambdaIntegration => {
       let integration = integrations.get(name);
       if (!integration) {
-        integration = new LambdaIntegration(this.functions[name].function, { allowTestInvoke: false });
+        const fn = this.functions[name].function;
+        // A streaming function answers through response streaming on every route (JSON too), with
+        // the integration timeout raised to the function's: API Gateway streams for up to 15 minutes.
+        integration = functionSpecs[name].streams
+          ? new LambdaIntegration(fn, {
+              allowTestInvoke: false,
+              responseTransferMode: ResponseTransferMode.STREAM,
+              timeout: Duration.seconds(Math.min(settings.chatTimeoutSeconds, STREAM_INTEGRATION_MAX_SECONDS)),
+            })
+          : new LambdaIntegration(fn, { allowTestInvoke: false });
         integrations.set(name, integration);
       }
       return integration;

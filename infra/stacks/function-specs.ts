@@ -7,7 +7,13 @@ export type DeployedFunctionName = FunctionName | (typeof scheduledFunctions)[nu
 export interface FunctionSpec {
   readonly description: string;
   readonly memorySize: number;
+  /** A streaming function (`streams`) takes its timeout from the settings (`chatTimeoutSeconds`) instead. */
   readonly timeout: Duration;
+  /**
+   * Its routes stream (`responseTransferMode: STREAM`, handler wrapped with `streamifyResponse`):
+   * not bound by API Gateway's 29 s, only by the function's timeout.
+   */
+  readonly streams?: boolean;
   /**
    * Exactly the table actions the function's adapters call. `TransactWriteItems` is no IAM
    * action: a transaction needs the item-level action of each of its parts (`PutItem`,
@@ -21,9 +27,9 @@ export interface FunctionSpec {
 /**
  * What each function may do, in one place, matching the calls its adapters make today
  * (`functions/adapters/*-store.ts`): a new DynamoDB call needs its action here, and the grant
- * and its environment variable follow. Timeouts outlast API Gateway's 29 s so a
- * run that overshoots still finishes its writes (the client gets `504 upstream_timeout` and may
- * resume); the chat time budget (`timeBudgetMs`) is what ends runs in time.
+ * and its environment variable follow. Buffered functions' timeouts outlast API Gateway's 29 s so
+ * a call that overshoots still finishes its writes; the chat function streams, and its timeout
+ * follows the streaming budget (`API.md`, "Deadlines").
  */
 export const functionSpecs: Readonly<Record<DeployedFunctionName, FunctionSpec>> = {
   connect: {
@@ -45,7 +51,9 @@ export const functionSpecs: Readonly<Record<DeployedFunctionName, FunctionSpec>>
   chat: {
     description: 'Runs the Claude tool loop for the caller, executing tools through Scalekit as the caller',
     memorySize: 1024,
+    // Replaced by the settings' chatTimeoutSeconds (the streaming budget plus 30 s).
     timeout: Duration.seconds(60),
+    streams: true,
     // Conversations (transactions of Put/Update/Delete, batch reads and deletes, queries of
     // messages and tool records) and, for fresh authorization links, the connection registry.
     tableActions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'BatchWriteItem'],

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../functions/core/errors';
 import { statusOf } from '../../functions/http/response';
 import { STAGE_NAME } from '../../infra/stacks/api-stack';
+import { functionSpecs } from '../../infra/stacks/function-specs';
 import { routes, USER_SCOPE } from '../../infra/routes';
 import { logicalId, resourcesOf, synthesize, type Synthesized } from './synth';
 
@@ -91,6 +92,59 @@ describe('REST API methods', () => {
   it('never routes to the scheduled connection-status function', () => {
     const functionId = logicalId(synth.api, synth.api.functions['connection-status'].function);
     for (const method of methods) expect(JSON.stringify(method.properties)).not.toContain(functionId);
+  });
+});
+
+describe('response streaming (API.md, "Deadlines" and "Streaming runs")', () => {
+  const integrationOf = (route: (typeof routes)[number], among = methods) =>
+    among.find((candidate) => candidate.httpMethod === route.method && candidate.path === route.path)?.properties.Integration as
+      | Record<string, unknown>
+      | undefined;
+  const chatTimeout = (of: Synthesized) =>
+    resourcesOf(of.apiTemplate, 'AWS::Lambda::Function')[logicalId(of.api, of.api.functions.chat.function)]?.Properties.Timeout;
+
+  it('streams every route of the chat function, with the integration timeout raised to the function’s', () => {
+    const chatRoutes = routes.filter((route) => route.function === 'chat');
+    expect(chatRoutes.length).toBe(7);
+    for (const route of chatRoutes) {
+      const integration = integrationOf(route);
+      expect(integration, `${route.method} ${route.path}`).toMatchObject({
+        Type: 'AWS_PROXY',
+        ResponseTransferMode: 'STREAM',
+        TimeoutInMillis: Number(chatTimeout(synth)) * 1000,
+      });
+      expect(JSON.stringify(integration?.Uri)).toContain('response-streaming-invocations');
+    }
+  });
+
+  it('keeps the other functions’ routes buffered, under API Gateway’s 29 s', () => {
+    for (const route of routes.filter((candidate) => !functionSpecs[candidate.function].streams)) {
+      const integration = integrationOf(route);
+      expect(integration?.ResponseTransferMode ?? 'BUFFERED', `${route.method} ${route.path}`).toBe('BUFFERED');
+      expect(integration?.TimeoutInMillis ?? 29_000).toBeLessThanOrEqual(29_000);
+    }
+  });
+
+  it('gives the chat function the streaming budget plus 30 s by default (300 s budget → 330 s), at most 900 s', () => {
+    expect(synth.settings.streamTimeBudgetMs).toBe(300_000);
+    expect(chatTimeout(synth)).toBe(330);
+  });
+
+  it('moves the function and integration timeouts with the streaming budget', () => {
+    // Act
+    const longer = synthesize({ env: { SCALEKIT_ENVIRONMENT_URL: 'https://acme.scalekit.dev', ONBEHALF_STREAM_TIME_BUDGET_MS: '600000' } });
+    // Assess
+    expect(chatTimeout(longer)).toBe(630);
+    const [route] = routes.filter((candidate) => candidate.function === 'chat');
+    const methodsOfLonger = Object.values(resourcesOf(longer.apiTemplate, 'AWS::ApiGateway::Method')).map(
+      (resource) => resource.Properties,
+    );
+    const streamed = methodsOfLonger.filter(
+      (properties) => (properties.Integration as Record<string, unknown>).ResponseTransferMode === 'STREAM',
+    );
+    expect(route).toBeDefined();
+    expect(streamed).toHaveLength(7);
+    for (const properties of streamed) expect((properties.Integration as Record<string, unknown>).TimeoutInMillis).toBe(630_000);
   });
 });
 

@@ -68,7 +68,7 @@ describe('functions', () => {
       TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logGroupId } },
       MemorySize: functionSpecs[name].memorySize,
-      Timeout: functionSpecs[name].timeout.toSeconds(),
+      Timeout: functionSpecs[name].streams ? synth.settings.chatTimeoutSeconds : functionSpecs[name].timeout.toSeconds(),
     });
     expect(resourcesOf(synth.apiTemplate, 'AWS::Logs::LogGroup')[logGroupId]?.Properties.RetentionInDays).toBe(30);
   });

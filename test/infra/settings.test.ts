@@ -108,6 +108,26 @@ describe('deployment settings', () => {
     ],
     [
       {},
+      { ONBEHALF_STREAM_TIME_BUDGET_MS: '900000' },
+      'setting "streamTimeBudgetMs" (from environment variable ONBEHALF_STREAM_TIME_BUDGET_MS): must be at most 840000',
+    ],
+    [
+      { chatTimeoutSeconds: 300 },
+      {},
+      'setting "chatTimeoutSeconds" (from context key "chatTimeoutSeconds"): must be at least the streaming budget plus 30 s (330',
+    ],
+    [
+      {},
+      { ONBEHALF_STREAM_TIME_BUDGET_MS: '600000', ONBEHALF_CHAT_TIMEOUT_SECONDS: '600' },
+      'setting "chatTimeoutSeconds" (from environment variable ONBEHALF_CHAT_TIMEOUT_SECONDS): must be at least the streaming budget plus 30 s (630',
+    ],
+    [
+      {},
+      { ONBEHALF_CHAT_TIMEOUT_SECONDS: '901' },
+      'setting "chatTimeoutSeconds" (from environment variable ONBEHALF_CHAT_TIMEOUT_SECONDS): must be at most 900',
+    ],
+    [
+      {},
       { SCALEKIT_ENVIRONMENT_URL: 'acme.scalekit.dev' },
       'setting "scalekitEnvironmentUrl" (from environment variable SCALEKIT_ENVIRONMENT_URL)',
     ],
@@ -129,6 +149,13 @@ describe('deployment settings', () => {
     ],
   ])('refuses %o / %o, naming the setting and where it came from', (context, env, message) => {
     expect(errorOf(() => load(context, env))).toContain(message);
+  });
+
+  it('derives the chat function’s timeout from the streaming budget unless it is set, within the rules', () => {
+    expect(load().chatTimeoutSeconds).toBe(330);
+    expect(load({}, { ONBEHALF_STREAM_TIME_BUDGET_MS: '840000' }).chatTimeoutSeconds).toBe(870);
+    expect(load({ chatTimeoutSeconds: 900 }).chatTimeoutSeconds).toBe(900);
+    expect(load({}, { ONBEHALF_TIME_BUDGET_MS: '26000' }).timeBudgetMs).toBe(26_000);
   });
 
   it('lists every bad setting at once', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_TOOL_ALLOWLIST, loadConfig } from '../../functions/config';
+import { chatTimeoutSecondsFor, checkDeadlines, ConfigError, DEFAULT_TOOL_ALLOWLIST, loadConfig } from '../../functions/config';
 import { parseWorld, WorldFileError } from '../../infra/local/world';
 import world from '../../infra/local/world.json';
 
@@ -73,5 +73,36 @@ describe('parseWorld', () => {
   ])('names the field %s of a world that does not match', (field, mutate) => {
     expect(() => parseWorld(mutate(world), 'world.json')).toThrow(WorldFileError);
     expect(() => parseWorld(mutate(world), 'world.json')).toThrow(`"${field}"`);
+  });
+});
+
+describe('checkDeadlines (API.md, "Deadlines")', () => {
+  const good = { timeBudgetMs: 25_000, streamTimeBudgetMs: 300_000, chatTimeoutSeconds: 330 };
+
+  it('accepts the defaults and the limits themselves', () => {
+    expect(checkDeadlines(good)).toEqual([]);
+    expect(checkDeadlines({ timeBudgetMs: 26_000, streamTimeBudgetMs: 840_000, chatTimeoutSeconds: 900 })).toEqual([]);
+    expect(chatTimeoutSecondsFor(300_000)).toBe(330);
+    expect(chatTimeoutSecondsFor(840_500)).toBe(871);
+  });
+
+  it.each([
+    ['ONBEHALF_TIME_BUDGET_MS', { timeBudgetMs: 26_001 }, 'must be at most 26000'],
+    ['ONBEHALF_STREAM_TIME_BUDGET_MS', { streamTimeBudgetMs: 840_001, chatTimeoutSeconds: 900 }, 'must be at most 840000'],
+    ['ONBEHALF_CHAT_TIMEOUT_SECONDS', { chatTimeoutSeconds: 329 }, 'must be at least the streaming budget plus 30 s (330'],
+    ['ONBEHALF_CHAT_TIMEOUT_SECONDS', { chatTimeoutSeconds: 901 }, 'must be at most 900'],
+  ])('names %s when it breaks its rule', (setting, override, message) => {
+    const problems = checkDeadlines({ ...good, ...override });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toEqual({ setting, message: expect.stringContaining(message) });
+  });
+
+  it('reports every broken rule at once', () => {
+    const problems = checkDeadlines({ timeBudgetMs: 30_000, streamTimeBudgetMs: 900_000, chatTimeoutSeconds: 60 });
+    expect(problems.map((problem) => problem.setting)).toEqual([
+      'ONBEHALF_TIME_BUDGET_MS',
+      'ONBEHALF_STREAM_TIME_BUDGET_MS',
+      'ONBEHALF_CHAT_TIMEOUT_SECONDS',
+    ]);
   });
 });
