@@ -3,16 +3,19 @@
  * `InitiateAuth`, connects their Asana account through the real consent flow, calls the API
  * over HTTP, and drives the stand-ins through their `_control` routes.
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { z } from 'zod';
-import { completeConsent } from '../../client/consent';
 import type { StackFacts } from '../../infra/local/stack';
+import { ensureConnected } from '../stack/connect';
+import { cursor, type Execution, type StackControl, stackControl } from '../stack/control';
+import { callApi } from '../stack/http';
+import { passwordLogin, subOf } from '../stack/login';
+import { type ScriptedToolUse, textTurn, toolTurnAfter, marker as uniqueMarker } from '../stack/turns';
 import type { DynamoMeter, RpcMeter, Timeline } from './meters';
 
-/** A loopback verify URL, as a native client uses (nothing needs to listen there). */
-export const VERIFY_URL = 'http://127.0.0.1:9/callback';
+export { VERIFY_URL } from '../stack/connect';
+export type { Execution, ScriptedToolUse };
+export { textTurn };
 
 /** A person the bench signs in as. */
 export interface BenchUser {
@@ -59,47 +62,14 @@ async function connectUser(bench: Bench, username: string): Promise<BenchUser> {
   if (!person) throw new Error(`no such user in the stack: ${username}`);
   const token = await login(bench.facts, person.username, person.password);
   const benchUser: BenchUser = { ...person, token, sub: subOf(token) };
-  const started = await call(bench, benchUser, 'POST', '/connections/asana', { verifyUrl: VERIFY_URL });
-  const startBody = z.looseObject({ status: z.string(), authorizationUrl: z.string().optional() }).parse(started.body);
-  if (startBody.status === 'ACTIVE') return benchUser;
-  if (!startBody.authorizationUrl) throw new Error(`connect gave no link for ${username}: ${JSON.stringify(started.body)}`);
   // Locally a person's Asana password is their Cognito password.
-  const landing = await completeConsent(startBody.authorizationUrl, { email: person.email, password: person.password });
-  const verified = await call(bench, benchUser, 'POST', '/connections/asana/verify', {
-    authRequestId: landing.searchParams.get('auth_request_id') ?? '',
-    state: landing.searchParams.get('state') ?? '',
-  });
-  if (verified.status !== 200) throw new Error(`verify failed for ${username}: ${verified.status} ${JSON.stringify(verified.body)}`);
+  await ensureConnected((method, path, body) => call(bench, benchUser, method, path, body), person);
   return benchUser;
 }
 
-/** `InitiateAuth` `USER_PASSWORD_AUTH`, as a client logs in. */
+/** `InitiateAuth` `USER_PASSWORD_AUTH`, as a client logs in; the access token. */
 export async function login(facts: StackFacts, username: string, password: string): Promise<string> {
-  const client = new CognitoIdentityProviderClient({
-    endpoint: facts.cognito.endpoint,
-    region: facts.cognito.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  try {
-    const result = await client.send(
-      new InitiateAuthCommand({
-        AuthFlow: 'USER_PASSWORD_AUTH',
-        ClientId: facts.cognito.clientId,
-        AuthParameters: { USERNAME: username, PASSWORD: password },
-      }),
-    );
-    const token = result.AuthenticationResult?.AccessToken;
-    if (!token) throw new Error(`no access token for ${username}`);
-    return token;
-  } finally {
-    client.destroy();
-  }
-}
-
-/** The `sub` claim of a token we were just issued (read, not verified: the API verifies it). */
-function subOf(token: string): string {
-  const payload = token.split('.')[1] ?? '';
-  return z.object({ sub: z.string() }).parse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))).sub;
+  return (await passwordLogin(facts.cognito, username, password)).accessToken;
 }
 
 /** An API answer with the client-side wall time of the request. */
@@ -122,20 +92,9 @@ export async function call(
   apiUrl = bench.facts.apiUrl,
 ): Promise<ApiReply> {
   const from = performance.now();
-  const response = await fetch(`${apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${caller.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
+  const { status, body: parsed } = await callApi(apiUrl, method, path, { token: caller.token, body });
   const to = performance.now();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? (JSON.parse(text) as unknown) : null;
-  } catch {
-    // not JSON: kept as text
-  }
-  return { status: response.status, body: parsed, ms: to - from, from, to };
+  return { status, body: parsed, ms: to - from, from, to };
 }
 
 /** The outcome of a run (`API.md`), as far as the bench reads it. */
@@ -177,74 +136,29 @@ export async function turn(
 
 // ─── Stand-ins ──────────────────────────────────────────────────────────────────────────────
 
-async function post(url: string, body: unknown): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
-  await response.body?.cancel();
-}
+/** The stand-ins' control routes of the bench's stack. */
+export const control = (bench: Bench): StackControl => stackControl(bench.facts);
 
 /** Added delay per model response (Claude stand-in). */
-export const setModelLatency = (bench: Bench, ms: number) => post(`${bench.facts.modelUrl}/_control/latency`, { ms });
+export const setModelLatency = async (bench: Bench, ms: number): Promise<void> => void (await control(bench).model.setLatency(ms));
 /** Added delay per tool execution (Scalekit emulator). */
-export const setToolLatency = (bench: Bench, ms: number) => post(`${bench.facts.scalekit.environmentUrl}/_control/latency`, { ms });
+export const setToolLatency = async (bench: Bench, ms: number): Promise<void> => void (await control(bench).scalekit.setLatency(ms));
 
 /** Scripts the Claude stand-in for conversations whose first user message contains `match`. */
-export const script = (bench: Bench, match: string, turns: unknown[]) => post(`${bench.facts.modelUrl}/_control/scripts`, { match, turns });
+export const script = async (bench: Bench, match: string, turns: unknown[]): Promise<void> =>
+  void (await control(bench).model.script(match, turns));
 
 /** A marker no other conversation contains. */
-export const marker = (label: string) => `[bench ${label} ${randomUUID().slice(0, 8)}]`;
-
-export interface ScriptedToolUse {
-  readonly name: string;
-  readonly input: Record<string, unknown>;
-}
+export const marker = (label: string) => uniqueMarker(`bench ${label}`);
 
 /** A scripted assistant message: a sentence, then `uses` as parallel tool calls. */
-export const toolTurn = (uses: readonly ScriptedToolUse[], preamble = 'Let me look that up.') => ({
-  role: 'assistant',
-  type: 'message',
-  content: [
-    { type: 'text', text: preamble },
-    ...uses.map((use) => ({
-      type: 'tool_use',
-      id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 22)}`,
-      name: use.name,
-      input: use.input,
-    })),
-  ],
-  stop_reason: 'tool_use',
-});
-
-/** A scripted final answer. */
-export const textTurn = (text: string) => ({
-  role: 'assistant',
-  type: 'message',
-  content: [{ type: 'text', text }],
-  stop_reason: 'end_turn',
-});
-
-const executionSchema = z.object({
-  executions: z.array(
-    z.looseObject({
-      seq: z.number(),
-      toolName: z.string(),
-      identifier: z.string(),
-      startedAt: z.string(),
-      finishedAt: z.string(),
-      outcome: z.string(),
-    }),
-  ),
-});
-export type Execution = z.infer<typeof executionSchema>['executions'][number];
+export const toolTurn = (uses: readonly ScriptedToolUse[], preamble = 'Let me look that up.') => toolTurnAfter(preamble, ...uses);
 
 /** The Scalekit emulator's executions after `since`. */
-export async function executions(bench: Bench, since = 0): Promise<Execution[]> {
-  const response = await fetch(`${bench.facts.scalekit.environmentUrl}/_control/executions?since=${since}`);
-  return executionSchema.parse(await response.json()).executions;
-}
+export const executions = (bench: Bench, since = 0): Promise<Execution[]> => control(bench).scalekit.executions(since);
 
 /** The newest execution's sequence number (a cursor). */
-export const executionCursor = async (bench: Bench) => (await executions(bench)).at(-1)?.seq ?? 0;
+export const executionCursor = (bench: Bench) => cursor(() => executions(bench));
 
 /** Three realistic reads per turn against the world's public project (every workspace member sees it). */
 export function threeReads(projectGid: string): ScriptedToolUse[] {

@@ -13,6 +13,7 @@ import type { DeployedFunctionName } from '../../infra/stacks/function-specs';
 import { api, login } from '../support/auth';
 import { person, VERIFY_URL } from '../support/connect';
 import { cursor, executions } from '../support/standins';
+import { gatewayControl } from '../stack/control';
 import { type BundleContents, contentsOf, isBuiltin, packageClosure } from './contents';
 
 /**
@@ -280,9 +281,7 @@ describe('the bundles cdk deploy ships', () => {
     expect(stored.body.messages.at(-1).role).toBe('assistant');
 
     // connection-status, as the schedule runs it.
-    const run = await fetch(`${apiUrl}/_control/run/connection-status`, { method: 'POST' });
-    expect(run.status).toBe(200);
-    const summary = (await run.json()) as { checked: number; changed: number; byStatus: Record<string, number>; durationMs: number };
+    const summary = await gatewayControl(apiUrl).runConnectionStatus();
     expect(summary).toEqual({
       checked: expect.any(Number),
       changed: expect.any(Number),

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { api, login } from '../support/auth';
 import { connected, consent, person, VERIFY_URL } from '../support/connect';
+import { control, cursor, executions, setAccountStatus } from '../support/standins';
 
 // e2e over HTTP against the test stack (the same stack as `npm start`), real SDKs throughout.
 const stack = inject('stack');
@@ -20,11 +21,7 @@ const registry = async (username: string) =>
     )
   ).Item;
 
-async function executions(since = 0): Promise<{ seq: number; toolName: string; identifier: string }[]> {
-  const response = await fetch(`${stack.scalekit.environmentUrl}/_control/executions?since=${since}`);
-  return ((await response.json()) as { executions: { seq: number; toolName: string; identifier: string }[] }).executions;
-}
-const lastSeq = async () => (await executions()).at(-1)?.seq ?? 0;
+const lastSeq = () => cursor(executions);
 
 describe('connect and verify', () => {
   it('connects Alice to her own Asana account', async () => {
@@ -98,11 +95,7 @@ describe('connect and verify', () => {
     const params = await consent(accessToken, 'tina');
     const first = await api('POST', '/connections/asana/verify', { token: accessToken, body: params });
     // Whatever happens to the connection in between, the repeat answers as the first time.
-    await fetch(`${stack.scalekit.environmentUrl}/_control/connected-accounts/status`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ connection: 'asana', identifier: subs.tina, status: 'EXPIRED' }),
-    });
+    await setAccountStatus(subs.tina!, 'EXPIRED');
     await api('GET', '/connections', { token: accessToken });
     const since = await lastSeq();
     const repeat = await api('POST', '/connections/asana/verify', { token: accessToken, body: params });
@@ -235,20 +228,14 @@ describe('revoke and status checks', () => {
     await connected('theo');
     const before = await registry('theo');
     expect(before?.status).toBe('ACTIVE');
-    await fetch(`${stack.scalekit.environmentUrl}/_control/connected-accounts/status`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ connection: 'asana', identifier: subs.theo, status: 'EXPIRED' }),
-    });
-    const run = await fetch(`${stack.apiUrl}/_control/run/connection-status`, { method: 'POST' });
-    expect(run.status).toBe(200);
-    const summary = (await run.json()) as { checked: number; changed: number; byStatus: Record<string, number> };
+    await setAccountStatus(subs.theo!, 'EXPIRED');
+    const summary = await control().gateway.runConnectionStatus();
     expect(summary.checked).toBeGreaterThan(0);
     expect(summary.byStatus.EXPIRED).toBeGreaterThanOrEqual(1);
     const after = await registry('theo');
     expect(after?.status).toBe('EXPIRED');
     expect(after?.changedAt).not.toBe(before?.changedAt);
-    await fetch(`${stack.apiUrl}/_control/run/connection-status`, { method: 'POST' });
+    await control().gateway.runConnectionStatus();
     const again = await registry('theo');
     expect(again).toEqual(after);
     // The user sees it too, with a fresh link on connect.

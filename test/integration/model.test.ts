@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { type ModelStandIn, startModel } from '../../infra/local/model/server';
+import { modelControl } from '../stack/control';
 import { startModelWithClient } from '../support/model';
 
 // The Claude stand-in driven by the real @anthropic-ai/sdk over real sockets.
@@ -23,21 +24,19 @@ beforeAll(async () => {
 afterAll(() => model.close());
 
 afterEach(async () => {
-  await control('POST', '/_control/reset');
+  await modelControl(model.url).reset();
 });
 
-async function control(method: string, path: string, body?: unknown): Promise<Response> {
-  const response = await fetch(`${model.url}${path}`, {
+/** A control route answered as it is, for the tests of its refusals. */
+const rawControl = (method: string, path: string, body?: unknown): Promise<Response> =>
+  fetch(`${model.url}${path}`, {
     method,
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return response;
-}
 
 async function addScript(match: string, turns: unknown[]): Promise<void> {
-  const response = await control('POST', '/_control/scripts', { match, turns });
-  expect(response.status).toBe(200);
+  await modelControl(model.url).script(match, turns);
 }
 
 function ask(text: string, extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}) {
@@ -254,14 +253,14 @@ describe('scripts', () => {
 
   it('rejects a malformed script and can be cleared', async () => {
     // Act
-    const bad = await control('POST', '/_control/scripts', { match: 'x', turns: [{ nothing: true }] });
+    const bad = await rawControl('POST', '/_control/scripts', { match: 'x', turns: [{ nothing: true }] });
     await addScript('cleared', [{ content: [{ type: 'text', text: 'scripted' }] }]);
-    const cleared = await control('DELETE', '/_control/scripts');
+    const cleared = await modelControl(model.url).clearScripts();
     const after = await ask('cleared');
 
     // Assess
     expect(bad.status).toBe(400);
-    expect(cleared.status).toBe(200);
+    expect(cleared.removed).toBeGreaterThan(0);
     expect(textOf(after)).not.toBe('scripted');
   });
 });
@@ -269,8 +268,7 @@ describe('scripts', () => {
 describe('latency', () => {
   it('delays each model response by the configured time', async () => {
     // Prepare
-    const set = await control('POST', '/_control/latency', { ms: 300 });
-    expect(set.status).toBe(200);
+    await modelControl(model.url).setLatency(300);
 
     // Act
     const started = performance.now();
@@ -282,7 +280,7 @@ describe('latency', () => {
   });
 
   it('rejects a negative latency', async () => {
-    const response = await control('POST', '/_control/latency', { ms: -1 });
+    const response = await rawControl('POST', '/_control/latency', { ms: -1 });
     expect(response.status).toBe(400);
   });
 });
@@ -492,11 +490,8 @@ describe('persistence', () => {
     const dir = mkdtempSync(join(tmpdir(), 'model-state-'));
     const stateFile = join(dir, 'model.json');
     const firstRun = await startModel({ stateFile });
-    await fetch(`${firstRun.url}/_control/scripts`, {
-      method: 'POST',
-      body: JSON.stringify({ match: 'persisted', turns: [{ content: [{ type: 'text', text: 'from disk' }] }] }),
-    });
-    await fetch(`${firstRun.url}/_control/latency`, { method: 'POST', body: JSON.stringify({ ms: 5 }) });
+    await modelControl(firstRun.url).script('persisted', [{ content: [{ type: 'text', text: 'from disk' }] }]);
+    await modelControl(firstRun.url).setLatency(5);
     await firstRun.close();
 
     // Act
@@ -504,11 +499,11 @@ describe('persistence', () => {
     try {
       const sdk = new Anthropic({ baseURL: secondRun.url, apiKey: 'test', maxRetries: 0 });
       const message = await sdk.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'persisted?' }] });
-      const latency = (await (await fetch(`${secondRun.url}/_control/latency`)).json()) as { ms: number };
+      const latency = await modelControl(secondRun.url).latency();
 
       // Assess
       expect(textOf(message)).toBe('from disk');
-      expect(latency.ms).toBe(5);
+      expect(latency).toBe(5);
     } finally {
       await secondRun.close();
       rmSync(dir, { recursive: true, force: true });

@@ -24,6 +24,7 @@ import catalog from '../../functions/core/asana-tools.json';
 import { type AsanaEmulator, startAsana } from '../../infra/local/asana/server';
 import { type ScalekitEmulator, startScalekit } from '../../infra/local/scalekit/server';
 import { loadWorld, type World } from '../../infra/local/world';
+import { asanaControl, cursor, scalekitControl } from '../stack/control';
 
 // The real @scalekit-sdk/node over real sockets against the Scalekit emulator, which runs every
 // tool against the Asana emulator with the connected account's own token.
@@ -96,41 +97,11 @@ async function connect(username: 'alice' | 'bob', scope: 'read' | 'write' = 'wri
   return { identifier, id: connectedAccount?.id ?? '' };
 }
 
-interface Execution {
-  seq: number;
-  toolName: string;
-  identifier: string;
-  connectedAccountId: string;
-  startedAt: string;
-  finishedAt: string;
-  outcome: string;
-}
-interface AsanaRequest {
-  seq: number;
-  method: string;
-  path: string;
-  asanaUserGid: string | null;
-  status: number;
-}
-
-async function executionsSince(since: number): Promise<Execution[]> {
-  const body = (await (await fetch(`${scalekit.url}/_control/executions?since=${since}`)).json()) as { executions: Execution[] };
-  return body.executions;
-}
-const executionCursor = async (): Promise<number> => (await executionsSince(0)).at(-1)?.seq ?? 0;
-
-async function asanaRequestsSince(since: number): Promise<AsanaRequest[]> {
-  const body = (await (await fetch(`${asana.url}/_control/requests?since=${since}`)).json()) as { requests: AsanaRequest[] };
-  return body.requests;
-}
-const asanaCursor = async (): Promise<number> => (await asanaRequestsSince(0)).at(-1)?.seq ?? 0;
-
-const control = (path: string, body: unknown) =>
-  fetch(`${scalekit.url}/_control/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+const scalekitLog = () => scalekitControl(scalekit.url);
+const executionsSince = (since: number) => scalekitLog().executions(since);
+const executionCursor = () => cursor(() => executionsSince(0));
+const asanaRequestsSince = (since: number) => asanaControl(asana.url).requests(since);
+const asanaCursor = () => cursor(() => asanaRequestsSince(0));
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -318,8 +289,8 @@ describe('Scalekit emulator: connected accounts and consent', () => {
       const result = await after.actions.executeTool({ toolName: 'asana_me_get', toolInput: {}, identifier });
       // Assess
       expect(result.data).toMatchObject({ data: { gid: person('bob').asanaGid } });
-      const log = (await (await fetch(`${second.url}/_control/executions`)).json()) as { executions: Execution[] };
-      expect(log.executions.map((e) => [e.seq, e.identifier])).toEqual([
+      const log = await scalekitControl(second.url).executions();
+      expect(log.map((e) => [e.seq, e.identifier])).toEqual([
         [1, identifier],
         [2, identifier],
       ]);
@@ -356,11 +327,11 @@ describe('Scalekit emulator: connected accounts and consent', () => {
     // Prepare
     const prefix = `seed-${randomUUID()}-`;
     // Act
-    const seeded = await control('connected-accounts/seed', { count: 2000, identifierPrefix: prefix, status: 'EXPIRED' });
+    const seeded = await scalekitLog().seedAccounts({ count: 2000, identifierPrefix: prefix, status: 'EXPIRED' });
     const one = await client.actions.getConnectedAccount({ connectionName: 'asana', identifier: `${prefix}1999` });
     const page = await client.actions.listConnectedAccounts({ connectionNames: ['asana'], query: prefix, pageSize: 100 });
     // Assess
-    expect(await seeded.json()).toEqual({ seeded: 2000 });
+    expect(seeded).toEqual({ seeded: 2000 });
     expect(one.connectedAccount?.status).toBe(ConnectorStatus.EXPIRED);
     expect(page.totalSize).toBe(2000);
     expect(page.connectedAccounts).toHaveLength(100);
@@ -445,10 +416,10 @@ describe('Scalekit emulator: tokens and account status', () => {
     const { identifier } = await connect('bob');
     const [executions, requests] = [await executionCursor(), await asanaCursor()];
     // Act
-    const set = await control('connected-accounts/status', { connection: 'asana', identifier, status });
+    const set = await scalekitLog().setAccountStatus(identifier, status);
     const refused = await failure(client.actions.executeTool({ toolName: 'asana_me_get', toolInput: {}, identifier }));
     // Assess
-    expect(set.status).toBe(200);
+    expect(set).toMatchObject({ connection: 'asana', identifier, status });
     expect(await statusOf(identifier)).toBe(ConnectorStatus[status]);
     expect(refused).toBeInstanceOf(ScalekitBadRequestException);
     expect((refused as ScalekitBadRequestException).errorCode).toBe('CONNECTED_ACCOUNT_NOT_ACTIVE');
@@ -550,11 +521,11 @@ describe('Scalekit emulator: tools run as the user', () => {
     const { identifier } = await connect('bob');
     const executions = await executionCursor();
     // Act
-    expect((await control('latency', { ms: 150 })).status).toBe(200);
+    expect(await scalekitLog().setLatency(150)).toEqual({ ms: 150 });
     try {
       await client.actions.executeTool({ toolName: 'asana_me_get', toolInput: {}, identifier });
     } finally {
-      await control('latency', { ms: 0 });
+      await scalekitLog().setLatency(0);
     }
     // Assess
     const [entry] = await executionsSince(executions);

@@ -1,9 +1,8 @@
 import { inject } from 'vitest';
-import { completeConsent } from '../../client/consent';
+import { consent as consentAs, ensureConnected } from '../stack/connect';
 import { api, login } from './auth';
 
-/** A loopback verify URL, as a native client would use (nothing needs to listen there). */
-export const VERIFY_URL = 'http://127.0.0.1:9/callback';
+export { VERIFY_URL } from '../stack/connect';
 
 /** The seeded person behind a username (Cognito and Asana share the password locally). */
 export function person(username: string) {
@@ -12,35 +11,23 @@ export function person(username: string) {
   return found;
 }
 
+const as = (token: string) => (method: string, path: string, body?: unknown) => api(method, path, { token, body });
+
 /**
  * Starts a connection for `username` and walks the consent hops as that person's Asana
  * account; returns the link's verify parameters without calling verify.
  */
-export async function consent(
+export function consent(
   token: string,
   username: string,
   options: { scope?: 'read' | 'write'; asanaUser?: string } = {},
 ): Promise<{ authRequestId: string; state: string }> {
-  const started = await api('POST', '/connections/asana', { token, body: { verifyUrl: VERIFY_URL } });
-  if (started.status !== 200 || !started.body.authorizationUrl) {
-    throw new Error(`connect did not give a link: ${started.status} ${JSON.stringify(started.body)}`);
-  }
-  const asanaPerson = person(options.asanaUser ?? username);
-  const landing = await completeConsent(started.body.authorizationUrl, {
-    email: asanaPerson.email,
-    password: asanaPerson.password,
-    scope: options.scope,
-  });
-  return { authRequestId: landing.searchParams.get('auth_request_id') ?? '', state: landing.searchParams.get('state') ?? '' };
+  return consentAs(as(token), person(options.asanaUser ?? username), { scope: options.scope });
 }
 
 /** Logs in and makes sure the user's Asana connection is ACTIVE; returns the access token. */
 export async function connected(username: string, options: { scope?: 'read' | 'write' } = {}): Promise<string> {
   const { accessToken } = await login(username);
-  const status = await api('POST', '/connections/asana', { token: accessToken, body: { verifyUrl: VERIFY_URL } });
-  if (status.body.status === 'ACTIVE') return accessToken;
-  const params = await consent(accessToken, username, options);
-  const verified = await api('POST', '/connections/asana/verify', { token: accessToken, body: params });
-  if (verified.status !== 200) throw new Error(`verify failed: ${verified.status} ${JSON.stringify(verified.body)}`);
+  await ensureConnected(as(accessToken), person(username), options);
   return accessToken;
 }

@@ -1,0 +1,115 @@
+/**
+ * A typed client of the local stand-ins' test-only `_control` routes (never deployed): the Claude
+ * stand-in's scripts and latency, the Scalekit emulator's latency, account status and executions
+ * log, the Asana emulator's request log, and the gateway's scheduled-function trigger. Shared by
+ * the tests (`test/support/`) and the bench; it imports nothing of vitest, so it runs under tsx.
+ * The log entries' types are the stand-ins' own.
+ */
+import type { StatusCheckSummary } from '../../functions/core/connections';
+import type { RequestLogEntry } from '../../infra/local/asana/store';
+import type { StackFacts } from '../../infra/local/stack';
+import type { AccountStatus, ExecutionRecord } from '../../infra/local/scalekit/store';
+
+export type { RequestLogEntry as AsanaRequest } from '../../infra/local/asana/store';
+export type { ExecutionRecord as Execution } from '../../infra/local/scalekit/store';
+
+/** A control route answered something other than 2xx. */
+export class ControlError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`${url}: ${status} ${body}`);
+    this.name = 'ControlError';
+  }
+}
+
+async function send<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<T> {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new ControlError(url, response.status, text);
+  return JSON.parse(text) as T;
+}
+
+/** The newest sequence number of a log, for a cursor of the caller's own. */
+export const cursor = async (log: () => Promise<readonly { seq: number }[]>): Promise<number> => (await log()).at(-1)?.seq ?? 0;
+
+/** The Claude stand-in at `modelUrl` (the SDK's `baseURL`). */
+export function modelControl(modelUrl: string) {
+  return {
+    /**
+     * Answers requests whose first user message contains `match` with `turns[k]`, `k` the number of
+     * assistant messages already in the request; the newest matching script wins.
+     */
+    script: (match: string, turns: readonly unknown[]) =>
+      send<{ ok: true; scripts: number }>('POST', `${modelUrl}/_control/scripts`, { match, turns }),
+    scripts: async () => (await send<{ scripts: { match: string; turns: number }[] }>('GET', `${modelUrl}/_control/scripts`)).scripts,
+    clearScripts: () => send<{ ok: true; removed: number }>('DELETE', `${modelUrl}/_control/scripts`),
+    /** Added delay per model response (a streamed one spreads its deltas over it). */
+    setLatency: (ms: number) => send<{ ok: true; ms: number }>('POST', `${modelUrl}/_control/latency`, { ms }),
+    latency: async () => (await send<{ ms: number }>('GET', `${modelUrl}/_control/latency`)).ms,
+    /** Scripts, latency and prompt cache back to their start. */
+    reset: () => send<{ ok: true }>('POST', `${modelUrl}/_control/reset`),
+  };
+}
+
+/** The Scalekit emulator at `environmentUrl` (the SDK's `environmentUrl`). */
+export function scalekitControl(environmentUrl: string) {
+  const account = (identifier: string, connection: string) => ({ connection, identifier });
+  return {
+    /** Added delay per tool execution. */
+    setLatency: (ms: number) => send<{ ms: number }>('POST', `${environmentUrl}/_control/latency`, { ms }),
+    /** Sets a connected account's status, as when the user revokes access at Asana. */
+    setAccountStatus: (identifier: string, status: 'EXPIRED' | 'DISCONNECTED', connection = 'asana') =>
+      send<{ id: string; connection: string; identifier: string; status: AccountStatus }>(
+        'POST',
+        `${environmentUrl}/_control/connected-accounts/status`,
+        { ...account(identifier, connection), status },
+      ),
+    /** Expires the account's stored Asana access token, so the next execution refreshes it. */
+    expireToken: (identifier: string, connection = 'asana') =>
+      send<{ id: string }>('POST', `${environmentUrl}/_control/connected-accounts/expire-token`, account(identifier, connection)),
+    /** Creates connected accounts directly (for paging and scale). */
+    seedAccounts: (
+      body:
+        | { accounts: { identifier: string; connection?: string; status?: AccountStatus }[] }
+        | { count: number; identifierPrefix?: string; connection?: string; status?: AccountStatus },
+    ) => send<{ seeded: number }>('POST', `${environmentUrl}/_control/connected-accounts/seed`, body),
+    /** Every tool execution with `seq > since`, in order. */
+    executions: async (since = 0) =>
+      (await send<{ executions: ExecutionRecord[] }>('GET', `${environmentUrl}/_control/executions?since=${since}`)).executions,
+  };
+}
+
+/** The Asana emulator at `asanaUrl` (REST under `/api/1.0`). */
+export function asanaControl(asanaUrl: string) {
+  return {
+    /** Every `/api/1.0` call with `seq > since`, in order, with the Asana user its token belongs to. */
+    requests: async (since = 0) =>
+      (await send<{ requests: RequestLogEntry[] }>('GET', `${asanaUrl}/_control/requests?since=${since}`)).requests,
+  };
+}
+
+/** The local gateway at `apiUrl`. */
+export function gatewayControl(apiUrl: string) {
+  return {
+    /** Runs the scheduled status check once and returns its summary. */
+    runConnectionStatus: () => send<StatusCheckSummary>('POST', `${apiUrl}/_control/run/connection-status`),
+  };
+}
+
+/** Every control surface of one running stack. */
+export function stackControl(facts: Pick<StackFacts, 'modelUrl' | 'asanaUrl' | 'apiUrl' | 'scalekit'>) {
+  return {
+    model: modelControl(facts.modelUrl),
+    scalekit: scalekitControl(facts.scalekit.environmentUrl),
+    asana: asanaControl(facts.asanaUrl),
+    gateway: gatewayControl(facts.apiUrl),
+  };
+}
+export type StackControl = ReturnType<typeof stackControl>;
