@@ -1,16 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Test files that need the shared local stack (`test/setup/global-stack.ts`: DynamoDB Local, so
- * Java, plus every stand-in and the gateway) and read it through `inject`. Every other file starts
- * what it needs itself, or nothing.
+ * Test files that start what they need themselves (CDK synthesis, a stand-in of their own) and
+ * read nothing through `inject`: no shared stack, so no Java. Every other file outside
+ * `test/unit` runs in the `e2e` project, with the shared stack (`test/setup/global-stack.ts`), so a
+ * new file gets the stack unless it is listed here.
  */
-const STACK_BACKED = [
-  'test/e2e/**/*.test.ts',
-  'test/bundle/**/*.test.ts',
-  'test/integration/dynamodb.test.ts',
-  'test/integration/gateway.test.ts',
-  'test/integration/identity.test.ts',
+const STANDALONE = [
+  'test/infra/**/*.test.ts',
+  'test/integration/asana*.test.ts',
+  'test/integration/model*.test.ts',
+  'test/integration/scalekit.test.ts',
 ];
 
 /**
@@ -43,16 +43,16 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'standalone',
-          // CDK synth, and the stand-ins each file starts for itself (no shared stack, no Java).
-          include: ['test/**/*.test.ts'],
-          exclude: ['test/unit/**', ...STACK_BACKED],
+          include: STANDALONE,
         },
       },
       {
         extends: true,
         test: {
           name: 'e2e',
-          include: STACK_BACKED,
+          // Everything that needs the running stack: e2e, bundles, attacks, adapters on DynamoDB Local, the gateway.
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**', ...STANDALONE],
           globalSetup: ['test/setup/global-stack.ts'],
         },
       },
