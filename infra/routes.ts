@@ -1,3 +1,5 @@
+import { USER_SCOPE } from '../functions/http/scope';
+
 /**
  * THE route table of the HTTPS API (`API.md`). Read by the CDK api stack (one API Gateway
  * method per row, each behind the Cognito authorizer with `scope`) and by the local gateway.
@@ -15,7 +17,7 @@ export interface Route {
   readonly scope: string;
 }
 
-export const USER_SCOPE = 'aws.cognito.signin.user.admin';
+export { USER_SCOPE };
 
 const route = (method: HttpMethod, path: string, fn: FunctionName): Route => ({
   method,

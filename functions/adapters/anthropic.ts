@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { UpstreamError } from '../core/errors';
-import type { ChatModel, ContentBlock, Message, ModelResponse, ToolDefinition } from '../core/ports';
+import type { ContentBlock, Message, ModelResponse, ToolDefinition } from '../core/domain';
+import type { ChatModel } from '../core/ports';
 
 /** {@link ChatModel} over `@anthropic-ai/sdk`, with prompt caching on tools, system and history. */
 export class AnthropicChatModel implements ChatModel {

@@ -7,7 +7,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionStatus, ConnectionStore, LinkState, RegistryEntry, StateClaim, VerifiedResult } from '../core/ports';
+import type { ConnectionStatus, LinkState, RegistryEntry, StateClaim, VerifiedResult } from '../core/domain';
+import type { ConnectionStore } from '../core/ports';
 import { isConditionFailed, keys } from './dynamodb';
 
 /** A verify that crashed between claim and completion gives its claim up after this long. */

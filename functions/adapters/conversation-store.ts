@@ -8,19 +8,17 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { DomainError } from '../core/errors';
 import { fitWindow } from '../core/history';
+import { type ConversationHeader, isConversationId, type StoredMessage, type ToolDecision, type ToolRecord } from '../core/domain';
 import {
-  type ConversationHeader,
+  BadPageToken,
   type ConversationPage,
   type ConversationStore,
   type HeaderChanges,
   type Lease,
+  LeaseLost,
   LeaseUnavailable,
-  type StoredMessage,
-  type ToolDecision,
   type ToolFinish,
-  type ToolRecord,
 } from '../core/ports';
 import { isConditionFailed, keys } from './dynamodb';
 
@@ -151,7 +149,7 @@ export class DynamoConversationStore implements ConversationStore {
         }),
       );
     } catch (error) {
-      if (error instanceof Error && error.name === 'TransactionCanceledException') throw lostLease(id);
+      if (error instanceof Error && error.name === 'TransactionCanceledException') throw new LeaseLost();
       throw error;
     }
   }
@@ -170,7 +168,7 @@ export class DynamoConversationStore implements ConversationStore {
         }),
       );
     } catch (error) {
-      if (isConditionFailed(error)) throw lostLease(id);
+      if (isConditionFailed(error)) throw new LeaseLost();
       throw error;
     }
   }
@@ -331,7 +329,7 @@ export class DynamoConversationStore implements ConversationStore {
         }),
       );
     } catch (error) {
-      if (isConditionFailed(error)) throw lostLease(id);
+      if (isConditionFailed(error)) throw new LeaseLost();
       throw error;
     }
     const items = [...(await this.queryAll(sub, keys.messagePrefix(id), true)), ...(await this.queryAll(sub, keys.toolPrefix(id), true))];
@@ -359,7 +357,7 @@ export class DynamoConversationStore implements ConversationStore {
         }),
       );
     } catch (error) {
-      if (error instanceof Error && error.name === 'TransactionCanceledException') throw lostLease(id);
+      if (error instanceof Error && error.name === 'TransactionCanceledException') throw new LeaseLost();
       throw error;
     }
     return true;
@@ -386,14 +384,9 @@ export class DynamoConversationStore implements ConversationStore {
   }
 }
 
-const lostLease = (id: string) =>
-  new DomainError('conversation_busy', 'This request lost its hold on the conversation to another request.', [], { conversationId: id });
-
 function decodeToken(token: string): string {
   const sk = Buffer.from(token, 'base64url').toString('utf8');
-  if (!/^CONV#c_[0-9a-z]{10}[0-9a-f]{12}$/.test(sk)) {
-    throw new DomainError('validation_failed', 'nextToken is not valid.', [{ path: 'nextToken', message: 'not a token this API issued' }]);
-  }
+  if (!sk.startsWith('CONV#') || !isConversationId(sk.slice('CONV#'.length))) throw new BadPageToken();
   return sk;
 }
 

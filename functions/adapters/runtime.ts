@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { type Config, loadConfig } from '../config';
-import type { ConnectionsDeps } from '../core/connections';
-import { DynamoConnectionStore } from './connection-store';
+import type { ConnectionSettings } from '../core/connections';
 import { createDocumentClient } from './dynamodb';
 import { ScalekitConnectedAccounts } from './scalekit';
+
+/**
+ * The per-container resources every function's composition root (`functions/<name>/deps.ts`)
+ * draws on: settings, the logger, secrets and the SDK clients. Nothing here wires a use case.
+ */
 
 /** Caches a promise-returning factory: built once per container, rebuilt after a failure. */
 export function once<T>(factory: () => Promise<T>): () => Promise<T> {
@@ -84,19 +88,13 @@ export const systemClock = { now: () => Date.now() };
 /** A link state: 32 random bytes, URL-safe. */
 export const newState = () => randomBytes(32).toString('base64url');
 
-/** Everything the connections use cases need, wired once per container. */
-export const connectionsDeps = once(async (): Promise<ConnectionsDeps> => {
+/** The settings of the connections use cases, from the environment. */
+export function connectionSettings(): ConnectionSettings {
   const settings = config();
   return {
-    accounts: await connectedAccounts(),
-    store: new DynamoConnectionStore(await documentClient(), settings.TABLE_NAME),
-    clock: systemClock,
-    newState,
-    settings: {
-      connections: settings.ONBEHALF_CONNECTIONS,
-      stateTtlSeconds: settings.ONBEHALF_STATE_TTL_SECONDS,
-      defaultVerifyUrl: settings.ONBEHALF_DEFAULT_VERIFY_URL,
-      webOrigin: settings.ONBEHALF_WEB_ORIGIN,
-    },
+    connections: settings.ONBEHALF_CONNECTIONS,
+    stateTtlSeconds: settings.ONBEHALF_STATE_TTL_SECONDS,
+    defaultVerifyUrl: settings.ONBEHALF_DEFAULT_VERIFY_URL,
+    webOrigin: settings.ONBEHALF_WEB_ORIGIN,
   };
-});
+}

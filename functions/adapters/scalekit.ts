@@ -8,7 +8,8 @@ import GrpcConnectModule from '@scalekit-sdk/node/lib/connect';
 import ToolsModule from '@scalekit-sdk/node/lib/tools';
 import { isToolException } from '@scalekit-sdk/node/lib/errors/specific-exceptions';
 import { UpstreamError } from '../core/errors';
-import type { ConnectedAccountInfo, ConnectedAccounts, ToolDefinition, ToolExecution } from '../core/ports';
+import type { ConnectedAccountInfo, ToolDefinition, ToolExecution } from '../core/domain';
+import type { ConnectedAccounts } from '../core/ports';
 
 /**
  * The SDK's modules are CommonJS with `exports.default`: a bundler or vitest hands us the class,

@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { AnthropicChatModel } from '../adapters/anthropic';
+import { DynamoConnectionStore } from '../adapters/connection-store';
 import { DynamoConversationStore } from '../adapters/conversation-store';
-import { anthropicApiKey, config, connectedAccounts, connectionsDeps, documentClient, once, systemClock } from '../adapters/runtime';
+import {
+  anthropicApiKey,
+  config,
+  connectedAccounts,
+  connectionSettings,
+  documentClient,
+  newState,
+  once,
+  systemClock,
+} from '../adapters/runtime';
 import { type ChatDeps, DEFAULT_SYSTEM_PROMPT } from '../core/chat';
 
 /** A conversation id that sorts by creation time: `c_` + 10 base-36 digits of ms + 12 hex. */
@@ -9,9 +19,11 @@ export function newConversationId(now = Date.now()): string {
   return `c_${now.toString(36).padStart(10, '0')}${randomBytes(6).toString('hex')}`;
 }
 
-/** Everything the chat use cases need, wired once per container from the settings. */
+/** The composition root of the `chat` function: everything the chat use cases need, once per container. */
 export const chatDeps = once(async (): Promise<ChatDeps> => {
   const settings = config();
+  const accounts = await connectedAccounts();
+  const db = await documentClient();
   const model = new AnthropicChatModel(
     {
       apiKey: await anthropicApiKey(),
@@ -23,13 +35,19 @@ export const chatDeps = once(async (): Promise<ChatDeps> => {
     settings.ONBEHALF_MAX_TOKENS,
   );
   return {
-    store: new DynamoConversationStore(await documentClient(), settings.TABLE_NAME),
-    accounts: await connectedAccounts(),
+    store: new DynamoConversationStore(db, settings.TABLE_NAME),
+    accounts,
     model,
     clock: systemClock,
     newConversationId: () => newConversationId(),
     newLeaseId: () => randomBytes(12).toString('hex'),
-    connections: await connectionsDeps(),
+    connections: {
+      accounts,
+      store: new DynamoConnectionStore(db, settings.TABLE_NAME),
+      clock: systemClock,
+      newState,
+      settings: connectionSettings(),
+    },
     settings: {
       connections: settings.ONBEHALF_CONNECTIONS,
       toolAllowlist: settings.ONBEHALF_TOOL_ALLOWLIST,

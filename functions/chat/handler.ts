@@ -7,14 +7,14 @@ import {
   decideApproval,
   deleteConversation,
   getConversation,
-  isConversationId,
   listConversations,
   postMessage,
   resumeConversation,
   startConversation,
 } from '../core/chat';
+import { isConversationId } from '../core/domain';
 import { DomainError } from '../core/errors';
-import type { Faults } from '../core/ports';
+import type { Faults } from '../core/faults';
 import { httpHandler } from '../http/handler';
 import { parseBody, parseQuery, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';

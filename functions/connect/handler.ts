@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import '../validation';
-import { connectionsDeps } from '../adapters/runtime';
+import { deps } from './deps';
 import { assertKnownConnection, connect, disconnect, listConnections } from '../core/connections';
 import { httpHandler } from '../http/handler';
 import { parseBody, pathParam } from '../http/request';
@@ -11,18 +11,18 @@ const connectBody = z.strictObject({ verifyUrl: z.optional(z.string().check(z.ma
 /** The `connect` function: `GET /connections`, `POST` and `DELETE /connections/{connection}`. */
 export const handler = httpHandler({
   'GET /connections': async (_event, caller) => {
-    const connections = await listConnections(await connectionsDeps(), caller.sub);
+    const connections = await listConnections(await deps(), caller.sub);
     return json(200, { connections });
   },
   'POST /connections/{connection}': async (event, caller) => {
-    const deps = await connectionsDeps();
+    const use = await deps();
     const connection = pathParam(event, 'connection');
-    assertKnownConnection(deps.settings, connection);
+    assertKnownConnection(use.settings, connection);
     const body = parseBody(event, connectBody);
-    return json(200, await connect(deps, caller.sub, connection, body.verifyUrl));
+    return json(200, await connect(use, caller.sub, connection, body.verifyUrl));
   },
   'DELETE /connections/{connection}': async (event, caller) => {
-    await disconnect(await connectionsDeps(), caller.sub, pathParam(event, 'connection'));
+    await disconnect(await deps(), caller.sub, pathParam(event, 'connection'));
     return noContent();
   },
 });

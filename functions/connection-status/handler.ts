@@ -1,5 +1,6 @@
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { connectionsDeps, logger } from '../adapters/runtime';
+import { logger } from '../adapters/runtime';
+import { deps } from './deps';
 import { checkConnectionStatuses, type StatusCheckSummary } from '../core/connections';
 
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'onbehalf', serviceName: 'connection-status' });
@@ -9,7 +10,7 @@ const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPAC
  * Scalekit and emits one count per status, plus how many changed.
  */
 export const handler = async (): Promise<StatusCheckSummary> => {
-  const summary = await checkConnectionStatuses(await connectionsDeps());
+  const summary = await checkConnectionStatuses(await deps());
   for (const [status, count] of Object.entries(summary.byStatus)) {
     metrics.addMetric(`accounts_${status}`, MetricUnit.Count, count);
   }

@@ -1,13 +1,6 @@
 import { DomainError, UpstreamError } from './errors';
-import type {
-  Clock,
-  ConnectedAccountInfo,
-  ConnectedAccounts,
-  ConnectionStatus,
-  ConnectionStore,
-  PinnedAccount,
-  RegistryEntry,
-} from './ports';
+import type { ConnectedAccountInfo, ConnectionStatus, PinnedAccount, RegistryEntry } from './domain';
+import type { Clock, ConnectedAccounts, ConnectionStore } from './ports';
 
 /** What the connections use cases need. */
 export interface ConnectionsDeps {

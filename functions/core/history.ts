@@ -1,4 +1,4 @@
-import type { ContentBlock, Message, StoredMessage } from './ports';
+import type { ContentBlock, Message, StoredMessage } from './domain';
 
 /** A deterministic token estimate (~4 characters a token), enough to fit a window safely. */
 export function estimateTokens(content: readonly ContentBlock[]): number {

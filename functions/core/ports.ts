@@ -1,46 +1,33 @@
 /**
  * The ports of the domain: everything `functions/core` needs from the outside world, as
- * interfaces. Adapters in `functions/adapters` implement them with the real SDKs; unit tests
- * implement them in memory.
+ * interfaces, with the errors they may throw. Adapters in `functions/adapters` implement them
+ * with the real SDKs; unit tests implement them in memory. The data they carry is in `domain.ts`.
  */
-
-/** Scalekit's connected-account statuses, plus ours for "no account at all". */
-export type ConnectionStatus = 'ACTIVE' | 'PENDING_AUTH' | 'PENDING_VERIFICATION' | 'EXPIRED' | 'DISCONNECTED' | 'NOT_CONNECTED';
-
-/** The upstream account a connection acts as (pinned at verify). */
-export interface PinnedAccount {
-  readonly name: string;
-  readonly email: string;
-  readonly gid: string;
-}
+import type {
+  ConnectedAccountInfo,
+  ConnectionStatus,
+  ConversationHeader,
+  LinkState,
+  Message,
+  ModelResponse,
+  PendingApproval,
+  RegistryEntry,
+  StateClaim,
+  RunStatus,
+  StoredMessage,
+  ToolDecision,
+  ToolDefinition,
+  ToolExecution,
+  ToolOutcome,
+  ToolRecord,
+  Usage,
+  VerifiedResult,
+} from './domain';
 
 /** Now, as the domain sees it (tests move it by hand). */
 export interface Clock {
   now(): number;
 }
-
-/** A connected account as Scalekit reports it — never with its tokens. */
-export interface ConnectedAccountInfo {
-  readonly id: string;
-  readonly identifier: string;
-  readonly connection: string;
-  readonly status: Exclude<ConnectionStatus, 'NOT_CONNECTED'>;
-}
-
-/** A tool as Claude will be given it. */
-export interface ToolDefinition {
-  readonly name: string;
-  readonly description: string;
-  readonly input_schema: Record<string, unknown>;
-}
-
-/** How one tool execution ended at Scalekit. */
-export type ToolExecution =
-  | { readonly kind: 'succeeded'; readonly data: unknown; readonly executionId: string }
-  /** The tool ran and the provider refused or failed (Asana 403/404, bad input…). */
-  | { readonly kind: 'failed'; readonly message: string; readonly executionId?: string }
-  /** The account is not usable (not ACTIVE, or refresh failed): the tool did not run. */
-  | { readonly kind: 'not_authorized'; readonly message: string };
 
 /**
  * Scalekit connected accounts, always addressed by the caller's identifier (`sub`).
@@ -65,40 +52,6 @@ export interface ConnectedAccounts {
   listTools(identifier: string, connections: readonly string[]): Promise<ToolDefinition[]>;
   execute(identifier: string, connection: string, toolName: string, input: Record<string, unknown>): Promise<ToolExecution>;
 }
-
-/** A registry entry (`CONN#<connection>`): what we last knew of a user's connection. Never a token. */
-export interface RegistryEntry {
-  readonly connection: string;
-  readonly status: ConnectionStatus;
-  readonly connectedAccountId?: string;
-  readonly account?: PinnedAccount;
-  /** ISO time of the last check against Scalekit. */
-  readonly checkedAt: string;
-  /** ISO time the status last changed. */
-  readonly changedAt: string;
-}
-
-/** A pending authorization link's state (`STATE#<state>`). */
-export interface LinkState {
-  readonly state: string;
-  readonly connection: string;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-}
-
-/** What a successful verify answered, kept with its state so a repeat answers the same. */
-export interface VerifiedResult {
-  readonly status: ConnectionStatus;
-  readonly account: PinnedAccount | null;
-  readonly checkedAt: string;
-}
-
-/** The outcome of trying to claim a state for a verify. */
-export type StateClaim =
-  | { readonly kind: 'claimed' }
-  /** The same caller repeats a verify that already succeeded with this authRequestId. */
-  | { readonly kind: 'already_verified'; readonly result?: VerifiedResult }
-  | { readonly kind: 'refused' };
 
 /** The connection registry and pending link states, all under the caller's own key. */
 export interface ConnectionStore {
@@ -130,107 +83,6 @@ export interface ConnectionStore {
 
 // ─── Conversations ──────────────────────────────────────────────────────────────────────────
 
-/** Messages API content blocks, exactly as sent to and received from Claude. */
-export interface TextBlock {
-  readonly type: 'text';
-  readonly text: string;
-}
-export interface ToolUseBlock {
-  readonly type: 'tool_use';
-  readonly id: string;
-  readonly name: string;
-  readonly input: Record<string, unknown>;
-}
-export interface ToolResultBlock {
-  readonly type: 'tool_result';
-  readonly tool_use_id: string;
-  readonly content: string;
-  readonly is_error?: boolean;
-}
-/** Any other block Claude may send (kept as received). */
-export interface OtherBlock {
-  readonly type: string;
-  readonly [key: string]: unknown;
-}
-export type ContentBlock = TextBlock | ToolUseBlock | ToolResultBlock | OtherBlock;
-
-export interface Message {
-  readonly role: 'user' | 'assistant';
-  readonly content: readonly ContentBlock[];
-}
-
-/** A stored message: its position and what the loop needs to know without re-reading it. */
-export interface StoredMessage extends Message {
-  readonly seq: number;
-  /** Why Claude stopped (assistant messages only). */
-  readonly stopReason?: string;
-  /** A user message that opens an exchange (text from the user, not tool results). */
-  readonly startsExchange: boolean;
-  /** Estimated tokens, for fitting the history window. */
-  readonly tokens: number;
-}
-
-export interface Usage {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly cacheCreationInputTokens: number;
-  readonly cacheReadInputTokens: number;
-}
-
-export type RunStatus = 'completed' | 'in_progress' | 'awaiting_approval' | 'needs_authorization';
-
-export interface PendingApproval {
-  readonly toolUseId: string;
-  readonly name: string;
-  readonly input: Record<string, unknown>;
-}
-
-/** The conversation header (`CONV#<id>`). */
-export interface ConversationHeader {
-  readonly id: string;
-  readonly status: RunStatus;
-  readonly title: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  /** Messages stored so far; the next message's `seq`. */
-  readonly messageCount: number;
-  readonly usage: Usage;
-  readonly pendingApprovals: readonly PendingApproval[];
-  /** The last run ended on `max_tokens` or `model_context_window_exceeded`. */
-  readonly truncated?: boolean;
-}
-
-export type ToolOutcome = 'succeeded' | 'failed' | 'denied' | 'unknown';
-
-/** An approval decision, as recorded with the tool execution (the audit of who approved what). */
-export interface ToolDecision {
-  readonly decision: 'approve' | 'deny';
-  readonly by: string;
-  readonly at: string;
-  /** Hash of the exact stored `tool_use` input the decision applies to. */
-  readonly inputHash: string;
-}
-
-/** One tool execution (`TOOL#<id>#<toolUseId>`): also the audit record. */
-export interface ToolRecord {
-  readonly toolUseId: string;
-  readonly name: string;
-  readonly input: Record<string, unknown>;
-  readonly inputHash: string;
-  /** Who the tool acted as (the caller's `sub`). */
-  readonly actor: string;
-  readonly connection: string;
-  readonly startedAt?: string;
-  readonly finishedAt?: string;
-  readonly outcome?: ToolOutcome;
-  /** The `tool_result` content given to Claude (truncated as stored). */
-  readonly result?: string;
-  readonly isError?: boolean;
-  readonly executionId?: string;
-  readonly durationMs?: number;
-  readonly decision?: ToolDecision;
-}
-
 /** One page of a user's conversations, newest first. */
 export interface ConversationPage {
   readonly items: readonly ConversationHeader[];
@@ -240,6 +92,16 @@ export interface ConversationPage {
 /** Thrown by the store when another request holds the conversation. */
 export class LeaseUnavailable extends Error {
   override name = 'LeaseUnavailable';
+}
+
+/** Thrown by a conditional write when this request no longer holds the conversation's lease. */
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+/** Thrown by `list` for a page token the store never issued. */
+export class BadPageToken extends Error {
+  override name = 'BadPageToken';
 }
 
 /**
@@ -253,9 +115,11 @@ export interface ConversationStore {
   acquire(sub: string, id: string, lease: Lease): Promise<ConversationHeader | undefined>;
   release(sub: string, id: string, leaseId: string): Promise<void>;
   get(sub: string, id: string): Promise<ConversationHeader | undefined>;
+  /** One page, newest first; `BadPageToken` for a token this store did not issue. */
   list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage>;
-  /** Appends the message at `message.seq` and applies `changes` to the header, atomically. */
+  /** Appends the message at `message.seq` and applies `changes` to the header, atomically (`LeaseLost` when not held). */
   append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void>;
+  /** Applies `changes` to the header while `leaseId` holds it (`LeaseLost` otherwise). */
   update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void>;
   /** The newest messages whose tokens fit `tokenBudget`, starting at an exchange, oldest first. */
   window(sub: string, id: string, tokenBudget: number): Promise<StoredMessage[]>;
@@ -271,7 +135,7 @@ export interface ConversationStore {
   /** Forgets a start that provably did not run the tool (refused before execution). */
   unstartTool(sub: string, id: string, toolUseId: string): Promise<void>;
   finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void>;
-  /** Deletes the conversation with its messages and records; false when there was none. */
+  /** Deletes the conversation with its messages and records; false when there was none (`LeaseLost` when not held). */
   delete(sub: string, id: string, leaseId: string): Promise<boolean>;
 }
 
@@ -304,26 +168,7 @@ export interface ToolFinish {
   readonly durationMs?: number;
 }
 
-/** What Claude answered. */
-export interface ModelResponse {
-  readonly content: readonly ContentBlock[];
-  readonly stopReason: string;
-  readonly usage: Usage;
-}
-
 /** Claude, behind the Messages API. Failures throw `UpstreamError`. */
 export interface ChatModel {
   complete(request: { system: string; tools: readonly ToolDefinition[]; messages: readonly Message[] }): Promise<ModelResponse>;
-}
-
-/** Named points of a run where a test may inject a crash (never set in production). */
-export type CrashPoint =
-  | 'after_assistant_saved'
-  | 'after_tool_started'
-  | 'after_tools_finished'
-  | 'after_approval_saved'
-  | 'before_lease_released';
-
-export interface Faults {
-  checkpoint(point: CrashPoint): void;
 }

@@ -3,7 +3,7 @@ import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
-import { USER_SCOPE } from '../../infra/routes';
+import { USER_SCOPE } from './scope';
 import { DomainError } from '../core/errors';
 
 /** The verified caller. `sub` is the only identity the product ever uses. */

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import '../validation';
-import { connectionsDeps } from '../adapters/runtime';
+import { deps } from './deps';
 import { assertKnownConnection, verify } from '../core/connections';
 import { httpHandler } from '../http/handler';
 import { parseBody, pathParam } from '../http/request';
@@ -14,11 +14,11 @@ const verifyBody = z.strictObject({
 /** The `verify` function: `POST /connections/{connection}/verify`. */
 export const handler = httpHandler({
   'POST /connections/{connection}/verify': async (event, caller) => {
-    const deps = await connectionsDeps();
+    const use = await deps();
     const connection = pathParam(event, 'connection');
-    assertKnownConnection(deps.settings, connection);
+    assertKnownConnection(use.settings, connection);
     const body = parseBody(event, verifyBody);
-    const result = await verify(deps, caller.sub, connection, body);
+    const result = await verify(use, caller.sub, connection, body);
     return json(200, { connection: result.connection, status: result.status, account: result.account });
   },
 });

@@ -7,7 +7,7 @@ import { DynamoConversationStore } from '../../functions/adapters/conversation-s
 import { createDocumentClient } from '../../functions/adapters/dynamodb';
 import { newConversationId } from '../../functions/chat/deps';
 import { estimateTokens } from '../../functions/core/history';
-import type { StoredMessage } from '../../functions/core/ports';
+import type { StoredMessage } from '../../functions/core/domain';
 import { type Bench, setModelLatency, setToolLatency, turn, user } from './harness';
 import { measure, type Cost, type Scenario } from './scenario';
 import { median, round } from './stats';

@@ -14,7 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ChatModel, ConnectedAccounts, ContentBlock, Message, ToolResultBlock, ToolUseBlock } from '../../functions/core/ports';
+import type { ContentBlock, Message, ToolResultBlock, ToolUseBlock } from '../../functions/core/domain';
+import type { ChatModel, ConnectedAccounts } from '../../functions/core/ports';
 
 export interface NaiveLoopDeps {
   readonly db: DynamoDBDocumentClient;

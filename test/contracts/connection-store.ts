@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ConnectionStore, LinkState, RegistryEntry, VerifiedResult } from '../../functions/core/ports';
+import type { LinkState, RegistryEntry, VerifiedResult } from '../../functions/core/domain';
+import type { ConnectionStore } from '../../functions/core/ports';
 import { expectRefused, failure } from './port-errors';
 
 export interface ConnectionStoreSubject {

@@ -6,15 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fitWindow } from '../../functions/core/history';
-import {
-  type ConversationHeader,
-  type ConversationStore,
-  type Lease,
-  LeaseUnavailable,
-  type StoredMessage,
-  type ToolFinish,
-  type ToolRecord,
-} from '../../functions/core/ports';
+import type { ConversationHeader, StoredMessage, ToolRecord } from '../../functions/core/domain';
+import { type ConversationStore, type Lease, LeaseUnavailable, type ToolFinish } from '../../functions/core/ports';
 import { expectBadPageToken, expectLeaseLost, expectRefused, failure } from './port-errors';
 
 export interface ConversationStoreSubject {

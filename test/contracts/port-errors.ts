@@ -3,7 +3,7 @@
  * "the lease was lost" or "the page token is bad" rather than how either is spelled.
  */
 import { expect } from 'vitest';
-import { DomainError } from '../../functions/core/errors';
+import { BadPageToken, LeaseLost } from '../../functions/core/ports';
 
 /** Marks a call that did not throw. */
 export const NO_ERROR = Symbol('no error');
@@ -23,14 +23,12 @@ export async function failure(act: Promise<unknown>): Promise<unknown> {
 
 /** The write was refused because this request no longer holds the conversation's lease. */
 export function expectLeaseLost(error: unknown): void {
-  expect(error, 'expected the write to be refused as a lost lease').toBeInstanceOf(DomainError);
-  expect((error as DomainError).code).toBe('conversation_busy');
+  expect(error, 'expected the write to be refused as a lost lease').toBeInstanceOf(LeaseLost);
 }
 
 /** The page token was refused: not one the store issued. */
 export function expectBadPageToken(error: unknown): void {
-  expect(error, 'expected the page token to be refused').toBeInstanceOf(DomainError);
-  expect((error as DomainError).code).toBe('validation_failed');
+  expect(error, 'expected the page token to be refused').toBeInstanceOf(BadPageToken);
 }
 
 /** The write was refused by its condition (the port names no error for it): something was thrown. */

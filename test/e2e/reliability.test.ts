@@ -4,7 +4,8 @@ import { DynamoConversationStore } from '../../functions/adapters/conversation-s
 import { createDocumentClient } from '../../functions/adapters/dynamodb';
 import { newConversationId } from '../../functions/chat/deps';
 import { estimateTokens } from '../../functions/core/history';
-import type { CrashPoint, StoredMessage } from '../../functions/core/ports';
+import type { StoredMessage } from '../../functions/core/domain';
+import type { CrashPoint } from '../../functions/core/faults';
 import type { LocalService } from '../../infra/local/service';
 import { api } from '../support/auth';
 import { chatGateway, crashAt } from '../support/chat-gateway';

@@ -1,7 +1,7 @@
 /** Assertions and helpers over the use cases' results: domain errors and Messages API histories. */
 import { expect } from 'vitest';
 import { DomainError } from '../../functions/core/errors';
-import type { ContentBlock, Message, ToolResultBlock, ToolUseBlock } from '../../functions/core/ports';
+import type { ContentBlock, Message, ToolResultBlock, ToolUseBlock } from '../../functions/core/domain';
 
 /** The messages of a request as plain `{role, content}`, for comparing histories. */
 export const plain = (messages: readonly Message[]): Message[] => messages.map(({ role, content }) => ({ role, content }));

@@ -1,12 +1,6 @@
 import { UpstreamError } from '../../functions/core/errors';
-import type {
-  ConnectedAccountInfo,
-  ConnectedAccounts,
-  ConnectionStatus,
-  PinnedAccount,
-  ToolDefinition,
-  ToolExecution,
-} from '../../functions/core/ports';
+import type { ConnectedAccountInfo, ConnectionStatus, PinnedAccount, ToolDefinition, ToolExecution } from '../../functions/core/domain';
+import type { ConnectedAccounts } from '../../functions/core/ports';
 import { copy } from './copy';
 
 /** A tool's behaviour in the fake: what Asana would answer for this caller and input. */

@@ -1,4 +1,5 @@
-import type { ConnectionStatus, ConnectionStore, LinkState, RegistryEntry, StateClaim, VerifiedResult } from '../../functions/core/ports';
+import type { ConnectionStatus, LinkState, RegistryEntry, StateClaim, VerifiedResult } from '../../functions/core/domain';
+import type { ConnectionStore } from '../../functions/core/ports';
 import { copy } from './copy';
 
 /** A verify that crashed between claim and completion gives its claim up after this long (as the adapter). */

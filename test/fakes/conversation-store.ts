@@ -1,16 +1,20 @@
-import { DomainError } from '../../functions/core/errors';
 import { fitWindow } from '../../functions/core/history';
 import {
   type ConversationHeader,
+  isConversationId,
+  type StoredMessage,
+  type ToolDecision,
+  type ToolRecord,
+} from '../../functions/core/domain';
+import {
   type ConversationPage,
   type ConversationStore,
   type HeaderChanges,
   type Lease,
   LeaseUnavailable,
-  type StoredMessage,
-  type ToolDecision,
   type ToolFinish,
-  type ToolRecord,
+  BadPageToken,
+  LeaseLost,
 } from '../../functions/core/ports';
 import { copy } from './copy';
 
@@ -20,9 +24,6 @@ interface StoredConversation {
   messages: StoredMessage[];
   tools: Map<string, ToolRecord>;
 }
-
-const lostLease = (id: string) =>
-  new DomainError('conversation_busy', 'This request lost its hold on the conversation to another request.', [], { conversationId: id });
 
 /** A header as the adapter reads it back: `truncated` is always a boolean. */
 const readHeader = (header: ConversationHeader): ConversationHeader => copy({ ...header, truncated: header.truncated === true });
@@ -34,9 +35,7 @@ const readRecord = (record: ToolRecord): ToolRecord => copy({ ...record, isError
 const encodeToken = (id: string): string => Buffer.from(`CONV#${id}`, 'utf8').toString('base64url');
 function decodeToken(token: string): string {
   const sk = Buffer.from(token, 'base64url').toString('utf8');
-  if (!/^CONV#c_[0-9a-z]{10}[0-9a-f]{12}$/.test(sk)) {
-    throw new DomainError('validation_failed', 'nextToken is not valid.', [{ path: 'nextToken', message: 'not a token this API issued' }]);
-  }
+  if (!sk.startsWith('CONV#') || !isConversationId(sk.slice('CONV#'.length))) throw new BadPageToken();
   return sk.slice('CONV#'.length);
 }
 
@@ -123,7 +122,7 @@ export class FakeConversationStore implements ConversationStore {
       conversation.header.messageCount !== message.seq ||
       conversation.messages.some((stored) => stored.seq === message.seq)
     ) {
-      throw lostLease(id);
+      throw new LeaseLost();
     }
     conversation.messages.push(copy(message));
     conversation.header = applyChanges(conversation.header, changes);
@@ -131,7 +130,7 @@ export class FakeConversationStore implements ConversationStore {
 
   async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
     const conversation = this.find(sub, id);
-    if (!conversation || conversation.lease?.id !== leaseId) throw lostLease(id);
+    if (!conversation || conversation.lease?.id !== leaseId) throw new LeaseLost();
     conversation.header = applyChanges(conversation.header, changes);
   }
 
@@ -221,7 +220,7 @@ export class FakeConversationStore implements ConversationStore {
   async delete(sub: string, id: string, leaseId: string): Promise<boolean> {
     const conversation = this.find(sub, id);
     if (!conversation) return false;
-    if (conversation.lease?.id !== leaseId) throw lostLease(id);
+    if (conversation.lease?.id !== leaseId) throw new LeaseLost();
     this.conversationsOf(sub).delete(id);
     return true;
   }

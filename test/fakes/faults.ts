@@ -1,4 +1,4 @@
-import type { CrashPoint, Faults } from '../../functions/core/ports';
+import type { CrashPoint, Faults } from '../../functions/core/faults';
 
 /** The error a simulated crash throws. */
 export class SimulatedCrash extends Error {

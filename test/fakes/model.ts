@@ -1,4 +1,5 @@
-import type { ChatModel, ContentBlock, ModelResponse, Usage } from '../../functions/core/ports';
+import type { ContentBlock, ModelResponse, Usage } from '../../functions/core/domain';
+import type { ChatModel } from '../../functions/core/ports';
 import { copy } from './copy';
 
 export type ModelRequest = Parameters<ChatModel['complete']>[0];

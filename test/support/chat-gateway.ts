@@ -1,6 +1,6 @@
 import { inject } from 'vitest';
 import type { ChatSettings } from '../../functions/core/chat';
-import type { CrashPoint, Faults } from '../../functions/core/ports';
+import type { CrashPoint, Faults } from '../../functions/core/faults';
 import { startGateway } from '../../infra/local/gateway';
 import type { LocalService } from '../../infra/local/service';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { ChatSettings } from '../../functions/core/chat';
-import type { Faults } from '../../functions/core/ports';
+import type { Faults } from '../../functions/core/faults';
 import { startAsana } from '../../infra/local/asana/server';
 import { startGateway } from '../../infra/local/gateway';
 import { startScalekit } from '../../infra/local/scalekit/server';

@@ -10,7 +10,7 @@ import {
 } from '../../functions/core/chat';
 import { verify } from '../../functions/core/connections';
 import { UpstreamError } from '../../functions/core/errors';
-import type { ConnectionStatus, ModelResponse } from '../../functions/core/ports';
+import type { ConnectionStatus, ModelResponse } from '../../functions/core/domain';
 import {
   callsTools,
   chatWorld,
@@ -663,6 +663,18 @@ describe('conversations belong to their caller', () => {
     ]);
     expect(afterDelete.conversations.map((conversation) => conversation.conversationId)).toEqual([second.conversationId]);
     expect(gone.code).toBe('not_found');
+  });
+
+  it('refuses a page token the store never issued as validation_failed', async () => {
+    // Prepare
+    const w = world();
+
+    // Act
+    const refused = await domainError(() => listConversations(w.deps, ALICE, { limit: 10, nextToken: 'garbage' }));
+
+    // Assess
+    expect(refused.code).toBe('validation_failed');
+    expect(refused.details).toEqual([{ path: 'nextToken', message: 'not a token this API issued' }]);
   });
 });
 

@@ -9,7 +9,7 @@ import {
   verify,
 } from '../../functions/core/connections';
 import { UpstreamError } from '../../functions/core/errors';
-import type { ConnectionStatus } from '../../functions/core/ports';
+import type { ConnectionStatus } from '../../functions/core/domain';
 import { connectionSettings, connectionsWorld, DEFAULT_VERIFY_URL, domainError } from '../fakes';
 
 const ALICE = 'sub-alice';

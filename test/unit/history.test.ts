@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inputHash, truncateResult } from '../../functions/core/chat';
 import { estimateTokens, fitWindow, opensExchange, replyOf } from '../../functions/core/history';
-import type { ContentBlock, Message, StoredMessage } from '../../functions/core/ports';
+import type { ContentBlock, Message, StoredMessage } from '../../functions/core/domain';
 import { expectPaired } from '../fakes';
 
 let seq = 0;

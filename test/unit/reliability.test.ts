@@ -7,7 +7,8 @@ import {
   resumeConversation,
   startConversation,
 } from '../../functions/core/chat';
-import type { CrashPoint, ModelResponse, ToolOutcome } from '../../functions/core/ports';
+import type { ModelResponse, ToolOutcome } from '../../functions/core/domain';
+import type { CrashPoint } from '../../functions/core/faults';
 import { callsTools, chatWorld, deferred, domainError, expectPaired, isToolResult, says, settle, SimulatedCrash } from '../fakes';
 
 const ALICE = 'sub-alice';

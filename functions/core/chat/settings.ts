@@ -1,0 +1,43 @@
+import type { ConnectionsDeps } from '../connections';
+import type { Faults } from '../faults';
+import type { ChatModel, Clock, ConnectedAccounts, ConversationStore } from '../ports';
+import type { ToolPolicy } from '../tool-policy';
+
+/** Settings of the tool loop; every budget and lifetime is configurable. */
+export interface ChatSettings {
+  /** The connections whose tools Claude may use. */
+  readonly connections: readonly string[];
+  /** Tools the deployment allows at all (default: the catalog's read and write tools). */
+  readonly toolAllowlist: readonly string[];
+  readonly toolPolicy: Readonly<Record<string, ToolPolicy>>;
+  /** Model calls per request (default 20). */
+  readonly modelCallBudget: number;
+  /** Wall time per request before the run pauses as `in_progress` (default 25 s). */
+  readonly timeBudgetMs: number;
+  /** How long a request's hold on a conversation lasts if it crashes (default 60 s). */
+  readonly leaseMs: number;
+  /** Token budget of the history sent to Claude. */
+  readonly historyTokenBudget: number;
+  /** Largest `tool_result` content kept, in bytes. */
+  readonly toolResultMaxBytes: number;
+  readonly systemPrompt: string;
+}
+
+/** What the chat use cases need. */
+export interface ChatDeps {
+  readonly store: ConversationStore;
+  readonly accounts: ConnectedAccounts;
+  readonly model: ChatModel;
+  readonly clock: Clock;
+  readonly newConversationId: () => string;
+  readonly newLeaseId: () => string;
+  /** For fresh authorization links when a connection needs the user. */
+  readonly connections: ConnectionsDeps;
+  readonly settings: ChatSettings;
+  readonly faults?: Faults;
+}
+
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are an assistant that works in Asana on behalf of the signed-in user, using only the tools provided. ' +
+  'Every tool runs as that user, so you can see and change only what they can. When a tool fails or is refused, ' +
+  'say so plainly; never guess at data you could not read. Answer concisely.';
