@@ -18,6 +18,7 @@ import {
   ConnectedAccountService,
   ConnectorStatus,
 } from '@scalekit-sdk/node/lib/pkg/grpc/scalekit/v1/connected_accounts/connected_accounts_pb.js';
+import { ToolService } from '@scalekit-sdk/node/lib/pkg/grpc/scalekit/v1/tools/tools_pb.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeConsent, ConsentError } from '../../client/consent';
 import catalog from '../../functions/core/asana-tools.json';
@@ -530,5 +531,98 @@ describe('Scalekit emulator: tools run as the user', () => {
     // Assess
     const [entry] = await executionsSince(executions);
     expect(Date.parse(entry?.finishedAt ?? '') - Date.parse(entry?.startedAt ?? '')).toBeGreaterThanOrEqual(150);
+  });
+});
+
+describe('Scalekit emulator: fault injection and the RPC log', () => {
+  interface Rpc {
+    seq: number;
+    rpc: string;
+    identifier: string | null;
+    code: string;
+  }
+  const rpcsSince = async (since: number): Promise<Rpc[]> =>
+    ((await (await fetch(`${scalekit.url}/_control/rpcs?since=${since}`)).json()) as { rpcs: Rpc[] }).rpcs;
+  const rpcCursor = async () => (await rpcsSince(0)).at(-1)?.seq ?? 0;
+  /** A client of the SDK's own descriptor with a token and no retries: exactly one RPC per call. */
+  async function onceClient() {
+    const issued = await fetch(`${scalekit.url}/oauth/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: m2m.clientId, client_secret: m2m.clientSecret }),
+    });
+    const { access_token } = (await issued.json()) as { access_token: string };
+    const transport = createGrpcTransport({
+      baseUrl: scalekit.url,
+      interceptors: [
+        (next) => (request) => {
+          request.header.set('authorization', `Bearer ${access_token}`);
+          return next(request);
+        },
+      ],
+    });
+    return createClient(ToolService, transport);
+  }
+
+  it('logs every RPC in order with its identifier and code, the unauthenticated first try of the SDK included', async () => {
+    // Prepare
+    const since = await rpcCursor();
+    const identifier = newIdentifier();
+    const fresh = new ScalekitClient(scalekit.url, m2m.clientId, m2m.clientSecret);
+    // Act
+    await fresh.actions.getOrCreateConnectedAccount({ connectionName: 'asana', identifier });
+    // Assess
+    expect(await rpcsSince(since)).toEqual([
+      { seq: since + 1, rpc: 'GetConnectedAccountAuth', identifier, code: 'UNAUTHENTICATED' },
+      { seq: since + 2, rpc: 'GetConnectedAccountAuth', identifier, code: 'NOT_FOUND' },
+      { seq: since + 3, rpc: 'CreateConnectedAccount', identifier, code: 'OK' },
+    ]);
+    expect((await rpcsSince(since + 2)).map((rpc) => rpc.seq)).toEqual([since + 3]);
+  });
+
+  it('answers the next `times` calls of an RPC with the code, without running them', async () => {
+    // Prepare
+    const { identifier } = await connect('bob');
+    const tools = await onceClient();
+    const executions = await executionCursor();
+    const since = await rpcCursor();
+    // Act
+    expect((await control('faults', { rpc: 'ExecuteTool', code: 'UNAVAILABLE', times: 2 })).status).toBe(200);
+    const first = await failure(tools.executeTool({ toolName: 'asana_me_get', identifier }));
+    const second = await failure(tools.executeTool({ toolName: 'asana_me_get', identifier }));
+    const third = await tools.executeTool({ toolName: 'asana_me_get', identifier });
+    // Assess
+    expect([(first as ConnectError).code, (second as ConnectError).code]).toEqual([Code.Unavailable, Code.Unavailable]);
+    expect(third.data).toMatchObject({ data: { gid: person('bob').asanaGid } });
+    expect((await rpcsSince(since)).map((rpc) => [rpc.rpc, rpc.identifier, rpc.code])).toEqual([
+      ['ExecuteTool', identifier, 'UNAVAILABLE'],
+      ['ExecuteTool', identifier, 'UNAVAILABLE'],
+      ['ExecuteTool', identifier, 'OK'],
+    ]);
+    expect(await executionsSince(executions)).toHaveLength(1);
+  });
+
+  it('with afterExecuting, runs the call first and then answers the code (a lost response)', async () => {
+    // Prepare
+    const { identifier } = await connect('alice');
+    const tools = await onceClient();
+    const requests = await asanaCursor();
+    // Act
+    await control('faults', { rpc: 'ExecuteTool', code: 'DEADLINE_EXCEEDED', times: 1, afterExecuting: true });
+    const lost = await failure(
+      tools.executeTool({ toolName: 'asana_story_create', identifier, params: { task_gid: '1401', text: 'once' } }),
+    );
+    // Assess
+    expect((lost as ConnectError).code).toBe(Code.DeadlineExceeded);
+    expect((await asanaRequestsSince(requests)).filter((request) => request.method === 'POST')).toHaveLength(1);
+  });
+
+  it('clears a fault with times 0, and refuses an unknown RPC or code', async () => {
+    await control('faults', { rpc: 'ListScopedTools', code: 'INTERNAL', times: 5 });
+    expect((await control('faults', { rpc: 'ListScopedTools', code: 'INTERNAL', times: 0 })).status).toBe(200);
+    await expect(client.tools.listScopedTools(newIdentifier(), { filter: { connectionNames: ['asana'] } })).resolves.toBeDefined();
+    expect((await control('faults', { rpc: 'NoSuchRpc', code: 'INTERNAL', times: 1 })).status).toBe(400);
+    expect((await control('faults', { rpc: 'ExecuteTool', code: 'OK', times: 1 })).status).toBe(400);
+    expect((await control('faults', { rpc: 'ExecuteTool', code: 'UNAVAILABLE', times: 1, extra: true })).status).toBe(400);
+    expect((await fetch(`${scalekit.url}/_control/rpcs?since=-1`)).status).toBe(400);
   });
 });

@@ -8,10 +8,12 @@
 import type { StatusCheckSummary } from '../../functions/core/connections';
 import type { RequestLogEntry } from '../../infra/local/asana/store';
 import type { StackFacts } from '../../infra/local/stack';
+import type { Fault, RpcRecord } from '../../infra/local/scalekit/rpc-control';
 import type { AccountStatus, ExecutionRecord } from '../../infra/local/scalekit/store';
 
 export type { RequestLogEntry as AsanaRequest } from '../../infra/local/asana/store';
 export type { ExecutionRecord as Execution } from '../../infra/local/scalekit/store';
+export type { RpcRecord as ScalekitRpc } from '../../infra/local/scalekit/rpc-control';
 
 /** A control route answered something other than 2xx. */
 export class ControlError extends Error {
@@ -83,6 +85,15 @@ export function scalekitControl(environmentUrl: string) {
     /** Every tool execution with `seq > since`, in order. */
     executions: async (since = 0) =>
       (await send<{ executions: ExecutionRecord[] }>('GET', `${environmentUrl}/_control/executions?since=${since}`)).executions,
+    /**
+     * The next `times` authenticated calls of `rpc` answer the gRPC status `code` (`UNAVAILABLE`, …);
+     * with `afterExecuting` the call really runs first. Applies to every caller of the emulator:
+     * give faults only to a Scalekit of a test's own.
+     */
+    setFault: (fault: { rpc: string; code: string; times: number; afterExecuting?: boolean }) =>
+      send<Fault>('POST', `${environmentUrl}/_control/faults`, fault),
+    /** Every RPC with `seq > since`, in order, with its identifier and the code it was answered. */
+    rpcs: async (since = 0) => (await send<{ rpcs: RpcRecord[] }>('GET', `${environmentUrl}/_control/rpcs?since=${since}`)).rpcs,
   };
 }
 

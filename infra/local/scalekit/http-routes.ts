@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { readBody, sendJson } from '../service';
 import type { ConnectedAccounts, ConsentOutcome } from './accounts';
 import type { ClientCredentials } from './client-credentials';
+import { FAULT_CODES, RPC_NAMES, type RpcControl } from './rpc-control';
 import { ACCOUNT_STATUSES, type ScalekitStore } from './store';
 import type { ToolSettings } from './tool-service';
 
@@ -12,6 +13,7 @@ export interface HttpRouteDeps {
   store: ScalekitStore;
   credentials: ClientCredentials;
   settings: ToolSettings;
+  control: RpcControl;
 }
 
 const escapeHtml = (text: string): string =>
@@ -56,9 +58,24 @@ const seedBody = z.union([
     status: seedStatus.optional(),
   }),
 ]);
+const faultBody = z.strictObject({
+  rpc: z.string().refine((rpc) => RPC_NAMES.includes(rpc), { message: `must be one of ${RPC_NAMES.join(', ')}` }),
+  code: z
+    .string()
+    .refine((code) => FAULT_CODES.has(code), { message: `must be a gRPC status name: ${[...FAULT_CODES.keys()].join(', ')}` }),
+  times: z.number().int().min(0).max(1_000_000),
+  afterExecuting: z.boolean().default(false),
+});
 const accountBody = z.strictObject({ connection: z.string().min(1), identifier: z.string().min(1) });
 
 class BadRequest extends Error {}
+
+/** The `since` of a log query: optional, default 0. */
+function sinceOf(url: URL): number {
+  const since = Number(url.searchParams.get('since') ?? '0');
+  if (!Number.isInteger(since) || since < 0) throw new BadRequest('since must be a non-negative integer');
+  return since;
+}
 
 async function jsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
   let value: unknown;
@@ -77,7 +94,7 @@ async function jsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<
  * authorization link (every one a plain GET answered 302), and the test-only `_control/*` routes.
  */
 export function httpRoutes(deps: HttpRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { accounts, store, credentials, settings } = deps;
+  const { accounts, store, credentials, settings, control } = deps;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://scalekit.local');
@@ -166,10 +183,17 @@ export function httpRoutes(deps: HttpRouteDeps): (req: IncomingMessage, res: Ser
     }
 
     if (method === 'GET' && path === '/_control/executions') {
-      const raw = url.searchParams.get('since') ?? '0';
-      const since = Number(raw);
-      if (!Number.isInteger(since) || since < 0) throw new BadRequest('since must be a non-negative integer');
-      sendJson(res, 200, { executions: store.executionsSince(since) });
+      sendJson(res, 200, { executions: store.executionsSince(sinceOf(url)) });
+      return;
+    }
+
+    if (method === 'POST' && path === '/_control/faults') {
+      sendJson(res, 200, control.setFault(await jsonBody(req, faultBody)));
+      return;
+    }
+
+    if (method === 'GET' && path === '/_control/rpcs') {
+      sendJson(res, 200, { rpcs: control.rpcsSince(sinceOf(url)) });
       return;
     }
 

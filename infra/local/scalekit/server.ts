@@ -19,6 +19,7 @@ import { ClientCredentials } from './client-credentials';
 import { connectedAccountService } from './connected-account-service';
 import { httpRoutes } from './http-routes';
 import { onePortServer } from './one-port';
+import { RpcControl } from './rpc-control';
 import { type AccountStatus, ScalekitStore } from './store';
 import { ASANA_PROVIDER } from './tool-catalog';
 import { type ToolSettings, toolService } from './tool-service';
@@ -88,6 +89,7 @@ export async function startScalekit(options: ScalekitOptions): Promise<ScalekitE
     linkTtlMs: (options.linkTtlSeconds ?? 600) * 1000,
   });
 
+  const control = new RpcControl(store);
   const requireAccessToken: Interceptor = (next) => async (request) => {
     if (!credentials.accepts(request.header.get('authorization'))) {
       throw new ConnectError('missing, invalid or expired access token', Code.Unauthenticated);
@@ -98,14 +100,14 @@ export async function startScalekit(options: ScalekitOptions): Promise<ScalekitE
     grpc: true,
     grpcWeb: false,
     connect: false,
-    interceptors: [requireAccessToken],
+    interceptors: [control.log, requireAccessToken, control.inject],
     routes: (router: ConnectRouter) => {
       router.service(ConnectedAccountService, connectedAccountService(accounts, store));
       router.service(ToolService, toolService(accounts, store, runner, settings));
     },
   });
 
-  const http1 = createHttp1Server(httpRoutes({ accounts, store, credentials, settings }));
+  const http1 = createHttp1Server(httpRoutes({ accounts, store, credentials, settings, control }));
   const http2 = createHttp2Server(grpc);
   const service = await listen(onePortServer(http1, http2), { port: options.port });
   envUrl = service.url;
