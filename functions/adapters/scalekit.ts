@@ -1,12 +1,16 @@
 // Deep imports: the package index registers every Scalekit service's descriptors; these four
 // are all a function calls, which roughly halves its bundle and cold start (DEPENDENCIES.md).
+import type { JsonObject } from '@bufbuild/protobuf';
 import ActionsModule from '@scalekit-sdk/node/lib/actions';
 import ConnectionModule from '@scalekit-sdk/node/lib/connection';
 import ConnectedAccountsModule from '@scalekit-sdk/node/lib/connected-accounts';
 import CoreModule from '@scalekit-sdk/node/lib/core';
 import GrpcConnectModule from '@scalekit-sdk/node/lib/connect';
 import ToolsModule from '@scalekit-sdk/node/lib/tools';
+import { ScalekitServerException } from '@scalekit-sdk/node/lib/errors/base-exception';
 import { isToolException } from '@scalekit-sdk/node/lib/errors/specific-exceptions';
+import { ConnectedAccountService } from '@scalekit-sdk/node/lib/pkg/grpc/scalekit/v1/connected_accounts/connected_accounts_pb';
+import { ToolService } from '@scalekit-sdk/node/lib/pkg/grpc/scalekit/v1/tools/tools_pb';
 import { UpstreamError } from '../core/errors';
 import type { ConnectedAccountInfo, ToolDefinition, ToolExecution } from '../core/domain';
 import type { ConnectedAccounts } from '../core/ports';
@@ -24,9 +28,11 @@ const GrpcConnect = unwrap(GrpcConnectModule);
 const ToolsClient = unwrap(ToolsModule);
 type ActionsClient = InstanceType<typeof ActionsClient>;
 type ToolsClient = InstanceType<typeof ToolsClient>;
+type CoreClient = InstanceType<typeof CoreClient>;
 
 /** gRPC status codes (`@connectrpc/connect`'s `Code`), as the SDK's exceptions carry them. */
 const GRPC = {
+  Canceled: 1,
   InvalidArgument: 3,
   DeadlineExceeded: 4,
   NotFound: 5,
@@ -51,10 +57,15 @@ const grpcStatusOf = (error: unknown): number | undefined => {
   return typeof status === 'number' ? status : undefined;
 };
 
+/** Socket errors of a service that cannot be reached at all. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 /** Translates an SDK failure into the domain's upstream error (never carrying the payload). */
 function upstream(error: unknown): UpstreamError {
   const status = grpcStatusOf(error);
-  if (status === GRPC.Unavailable || status === GRPC.ResourceExhausted) {
+  // A network failure of the token request (axios) carries the socket's error code.
+  const network = (error as { code?: unknown } | null)?.code;
+  if (status === GRPC.Unavailable || status === GRPC.ResourceExhausted || (typeof network === 'string' && UNREACHABLE.has(network))) {
     return new UpstreamError('unavailable', 'scalekit', 'The connected-accounts service is unavailable. Retrying is safe.');
   }
   if (status === GRPC.DeadlineExceeded || (error instanceof Error && /timeout|ETIMEDOUT/i.test(error.message))) {
@@ -62,6 +73,35 @@ function upstream(error: unknown): UpstreamError {
   }
   return new UpstreamError('failed', 'scalekit', 'The connected-accounts service failed. Retrying is safe.');
 }
+
+/**
+ * Failures that prove the request never left this process or never reached Scalekit's service:
+ * the connection could not even be opened.
+ */
+const NOT_SENT_CAUSES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function neverSent(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof cause?.code === 'string' && NOT_SENT_CAUSES.has(cause.code);
+}
+
+/** The SDK's own exception classes for a raw Connect error (what `connectExec` would have thrown). */
+function promoted(error: unknown): unknown {
+  return typeof (error as { findDetails?: unknown } | null)?.findDetails === 'function'
+    ? ScalekitServerException.promote(error as Parameters<typeof ScalekitServerException.promote>[0])
+    : error;
+}
+
+/** gRPC status names, for messages that say what happened without echoing a payload. */
+const CODE_NAMES: Record<number, string> = {
+  1: 'CANCELLED',
+  2: 'UNKNOWN',
+  4: 'DEADLINE_EXCEEDED',
+  10: 'ABORTED',
+  13: 'INTERNAL',
+  14: 'UNAVAILABLE',
+  15: 'DATA_LOSS',
+};
 
 interface AccountMessage {
   id: string;
@@ -78,16 +118,80 @@ const infoOf = (account: AccountMessage, connection: string): ConnectedAccountIn
   status: STATUS[account.status] ?? 'DISCONNECTED',
 });
 
-/** {@link ConnectedAccounts} over `@scalekit-sdk/node`. */
+/**
+ * The client-credentials token of the environment, fetched before an at-most-once RPC so that RPC
+ * is never answered `Unauthenticated` and re-sent (what the SDK does on a cold start). Shared with
+ * the SDK's own calls through `core.accessToken`.
+ */
+class EnvironmentToken {
+  private expiresAt = 0;
+  private pending: Promise<void> | undefined;
+
+  constructor(
+    private readonly core: CoreClient,
+    private readonly credentials: { clientId: string; clientSecret: string },
+  ) {}
+
+  /** A token valid for at least another minute. */
+  async ensure(): Promise<void> {
+    if (this.core.accessToken && Date.now() < this.expiresAt) return;
+    this.pending ??= this.fetch().finally(() => {
+      this.pending = undefined;
+    });
+    await this.pending;
+  }
+
+  /** Scalekit refused the token: fetch a new one before the next call. */
+  discard(): void {
+    this.expiresAt = 0;
+  }
+
+  private async fetch(): Promise<void> {
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: this.credentials.clientId,
+      client_secret: this.credentials.clientSecret,
+    });
+    const response = await this.core.authenticate(body.toString());
+    const lifetime = Number(response.data.expires_in);
+    this.core.accessToken = response.data.access_token;
+    this.expiresAt = Date.now() + (Number.isFinite(lifetime) && lifetime > 120 ? lifetime - 60 : 60) * 1000;
+  }
+}
+
+/**
+ * {@link ConnectedAccounts} over `@scalekit-sdk/node`. `ExecuteTool` and `VerifyConnectedAccountUser`
+ * go through the generated Connect clients of the SDK's own descriptors, sent exactly once: the
+ * SDK's `connectExec` re-sends a call answered `Unavailable` up to three times, which could run
+ * one Asana write four times.
+ */
 export class ScalekitConnectedAccounts implements ConnectedAccounts {
   private readonly actions: ActionsClient;
   private readonly tools: ToolsClient;
+  private readonly core: CoreClient;
+  private readonly token: EnvironmentToken;
+  private readonly toolService;
+  private readonly accountService;
 
   constructor(options: { environmentUrl: string; clientId: string; clientSecret: string; timeoutMs?: number }) {
     const core = new CoreClient(options.environmentUrl, options.clientId, options.clientSecret, options.timeoutMs, options.timeoutMs);
     const grpc = new GrpcConnect(core);
+    this.core = core;
+    this.token = new EnvironmentToken(core, options);
     this.tools = new ToolsClient(grpc, core);
     this.actions = new ActionsClient(this.tools, new ConnectedAccountsClient(grpc, core), core, new ConnectionClient(grpc, core));
+    // The SDK's transport (its headers and token interceptor), without its retrying wrapper.
+    this.toolService = grpc.createClient(ToolService);
+    this.accountService = grpc.createClient(ConnectedAccountService);
+  }
+
+  /** Fetches the token first; a failure here means nothing was sent. */
+  private async tokenFirst(): Promise<void> {
+    try {
+      await this.token.ensure();
+    } catch (error) {
+      throw upstream(error);
+    }
   }
 
   async getOrCreate(identifier: string, connection: string): Promise<ConnectedAccountInfo> {
@@ -131,11 +235,14 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
   }
 
   async verify(identifier: string, authRequestId: string): Promise<'verified' | 'refused'> {
+    await this.tokenFirst();
     try {
-      await this.actions.verifyConnectedAccountUser({ authRequestId, identifier });
+      await this.accountService.verifyConnectedAccountUser({ authRequestId, identifier }, { timeoutMs: this.core.timeoutMs });
       return 'verified';
-    } catch (error) {
+    } catch (raw) {
+      const error = promoted(raw);
       const status = grpcStatusOf(error);
+      if (status === GRPC.Unauthenticated) this.token.discard();
       if (
         status === GRPC.PermissionDenied ||
         status === GRPC.NotFound ||
@@ -197,13 +304,26 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
     return tools;
   }
 
-  async execute(identifier: string, connection: string, toolName: string, input: Record<string, unknown>): Promise<ToolExecution> {
+  async execute(
+    identifier: string,
+    connection: string,
+    toolName: string,
+    input: Record<string, unknown>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ToolExecution> {
+    // JSON round-trip: `undefined` would reach the wire as `null`.
+    const params = JSON.parse(JSON.stringify(input)) as JsonObject;
+    await this.tokenFirst();
+    if (options.signal?.aborted) throw new UpstreamError('timeout', 'scalekit', 'The tool call was abandoned before it was sent.');
     try {
-      // JSON round-trip: `undefined` would reach the wire as `null`.
-      const toolInput = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
-      const response = await this.actions.executeTool({ toolName, toolInput, identifier, connector: connection });
+      const response = await this.toolService.executeTool(
+        { toolName, identifier, connector: connection, params },
+        { timeoutMs: this.core.toolTimeoutMs, signal: options.signal },
+      );
       return { kind: 'succeeded', data: response.data ?? null, executionId: response.executionId };
-    } catch (error) {
+    } catch (raw) {
+      if (neverSent(raw)) throw upstream(raw);
+      const error = promoted(raw);
       if (isToolException(error)) {
         // The provider answered 401 after Scalekit's refresh failed: the user must reconnect.
         if (grpcStatusOf(error) === GRPC.Unauthenticated || error.toolErrorCode === '401') {
@@ -218,7 +338,14 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
       if (status === GRPC.InvalidArgument) {
         return { kind: 'failed', message: error instanceof Error ? firstLine(error.message) : 'Invalid tool input.' };
       }
-      throw upstream(error);
+      // Refused at Scalekit's door (our token, its rate limit): the tool did not run.
+      if (status === GRPC.Unauthenticated || status === GRPC.ResourceExhausted) {
+        if (status === GRPC.Unauthenticated) this.token.discard();
+        throw upstream(error);
+      }
+      // Sent, and no answer says what happened: the tool may have run. Never re-sent.
+      const code = status === undefined ? 'no answer' : (CODE_NAMES[status] ?? `gRPC ${status}`);
+      return { kind: 'unknown', message: `The tool service failed (${code}); whether the tool took effect is unknown.` };
     }
   }
 }

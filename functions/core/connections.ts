@@ -219,7 +219,7 @@ export async function verify(
 
   let outcome: 'verified' | 'refused';
   try {
-    outcome = await deps.accounts.verify(sub, request.authRequestId);
+    outcome = await verifiedOrActive(deps, sub, connection, request.authRequestId);
   } catch (error) {
     await deps.store.releaseState(sub, request.state, request.authRequestId);
     throw error;
@@ -245,6 +245,27 @@ export async function verify(
   await deps.store.putEntry(sub, entry);
   await deps.store.completeState(sub, request.state, request.authRequestId, { status, account: account ?? null, checkedAt: now });
   return { connection, status, account: account ?? null, checkedAt: now };
+}
+
+/**
+ * Verifies once (never re-sent). When the verify RPC itself fails, whether it took effect is
+ * unknown: the account's status decides. `ACTIVE` counts as verified; anything else (or a status
+ * that cannot be read) rethrows the RPC's failure, so the state stays usable for a retry.
+ */
+async function verifiedOrActive(
+  deps: ConnectionsDeps,
+  sub: string,
+  connection: string,
+  authRequestId: string,
+): Promise<'verified' | 'refused'> {
+  try {
+    return await deps.accounts.verify(sub, authRequestId);
+  } catch (error) {
+    if (!(error instanceof UpstreamError)) throw error;
+    const live = await deps.accounts.get(sub, connection).catch(() => undefined);
+    if (live?.status === 'ACTIVE') return 'verified';
+    throw error;
+  }
 }
 
 /** `DELETE /connections/{connection}`: revokes the caller's account at Scalekit and forgets it. Idempotent. */

@@ -34,7 +34,9 @@ export type ToolExecution =
   /** The tool ran and the provider refused or failed (Asana 403/404, bad input…). */
   | { readonly kind: 'failed'; readonly message: string; readonly executionId?: string }
   /** The account is not usable (not ACTIVE, or refresh failed): the tool did not run. */
-  | { readonly kind: 'not_authorized'; readonly message: string };
+  | { readonly kind: 'not_authorized'; readonly message: string }
+  /** The call was sent and failed without an answer that says what happened: the tool may have run. */
+  | { readonly kind: 'unknown'; readonly message: string };
 
 /** A registry entry (`CONN#<connection>`): what we last knew of a user's connection. Never a token. */
 export interface RegistryEntry {

@@ -42,7 +42,10 @@ export interface ConnectedAccounts {
     connection: string,
     options: { state: string; verifyUrl: string },
   ): Promise<{ url: string; expiresAt?: number }>;
-  /** `refused` when Scalekit will not verify this request for this identifier (not theirs, unknown, used). */
+  /**
+   * `refused` when Scalekit will not verify this request for this identifier (not theirs, unknown,
+   * used). Sent once, never re-sent: an `UpstreamError` leaves whether it took effect unknown.
+   */
   verify(identifier: string, authRequestId: string): Promise<'verified' | 'refused'>;
   /** Deletes the account (revoking its grant); a missing account is fine. */
   delete(identifier: string, connection: string): Promise<void>;
@@ -50,7 +53,18 @@ export interface ConnectedAccounts {
   list(connection: string, pageToken?: string): Promise<{ accounts: ConnectedAccountInfo[]; nextPageToken?: string }>;
   /** Every page of the identifier's scoped tools for these connections. */
   listTools(identifier: string, connections: readonly string[]): Promise<ToolDefinition[]>;
-  execute(identifier: string, connection: string, toolName: string, input: Record<string, unknown>): Promise<ToolExecution>;
+  /**
+   * Asks Scalekit to run a tool once, never re-sending it. An `UpstreamError` means the call was
+   * not sent (nothing ran); a call that was sent and then failed is `{ kind: 'unknown' }`. An
+   * abort after sending is `unknown` too.
+   */
+  execute(
+    identifier: string,
+    connection: string,
+    toolName: string,
+    input: Record<string, unknown>,
+    options?: { signal?: AbortSignal },
+  ): Promise<ToolExecution>;
 }
 
 /** The connection registry and pending link states, all under the caller's own key. */

@@ -196,10 +196,10 @@ describe('the tool loop', () => {
     expect(record).toMatchObject({ outcome: 'failed', executionId: 'exec-9', actor: ALICE, connection: 'asana' });
   });
 
-  it('reports a tool whose upstream call failed as unknown, and never runs it again', async () => {
+  it('reports a tool whose call was sent and then failed as unknown, and never runs it again', async () => {
     // Prepare
     const w = world();
-    w.accounts.failNext('execute', new UpstreamError('timeout', 'scalekit', 'timed out'));
+    w.accounts.onTool('asana_task_create', () => ({ kind: 'unknown', message: 'The tool service failed (UNAVAILABLE).' }));
     w.model.queue(callsTools([['toolu_1', 'asana_task_create', { name: 'Ship it' }]]), says('The create may or may not have happened.'));
 
     // Act
@@ -207,10 +207,54 @@ describe('the tool loop', () => {
     const again = await resumeConversation(w.deps, ALICE, outcome.conversationId, {});
 
     // Assess
+    expect(outcome.status).toBe('completed');
     expect(outcome.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'unknown' })]);
+    const [result] = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
+    expect(result).toMatchObject({ is_error: true, content: expect.stringContaining('UNAVAILABLE') });
     expect(w.accounts.callsOf('execute')).toHaveLength(1);
     expect(again.status).toBe('completed');
     expect(w.accounts.callsOf('execute')).toHaveLength(1);
+    expect(w.conversations.recordsOf(ALICE, outcome.conversationId)).toEqual([
+      expect.objectContaining({ outcome: 'unknown', isError: true, startedAt: expect.any(String) }),
+    ]);
+  });
+
+  it('fails the run with a 5xx when a tool call could not be sent, keeps the batch, and resume sends it', async () => {
+    // Prepare: two parallel calls; the second is never sent (Scalekit unreachable).
+    const w = world();
+    w.accounts.onTool('asana_task_create', ({ input }) => {
+      if (input.name === 'Two' && w.accounts.callsOf('execute').length <= 2) throw new UpstreamError('unavailable', 'scalekit', 'down');
+      return { kind: 'succeeded', data: { gid: input.name }, executionId: `exec-${String(input.name)}` };
+    });
+    w.model.queue(
+      callsTools([
+        ['toolu_1', 'asana_task_create', { name: 'One' }],
+        ['toolu_2', 'asana_task_create', { name: 'Two' }],
+      ]),
+      says('Both exist.'),
+    );
+
+    // Act
+    const failed = await domainError(() => start(w));
+    const id = failed.extra.conversationId!;
+    const resumed = await resumeConversation(w.deps, ALICE, id, {});
+
+    // Assess
+    expect(failed.code).toBe('upstream_unavailable');
+    expect(resumed.status).toBe('completed');
+    expect(resumed.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_2', outcome: 'succeeded' })]);
+    // One was sent once; Two was tried once (not sent) and sent once on resume.
+    expect(w.accounts.callsOf('execute').map((call) => call.toolName)).toHaveLength(3);
+    const records = w.conversations.recordsOf(ALICE, id);
+    expect(records.map((record) => [record.toolUseId, record.outcome])).toEqual([
+      ['toolu_1', 'succeeded'],
+      ['toolu_2', 'succeeded'],
+    ]);
+    expect(
+      w.model.requests[1]!.messages.at(-1)!
+        .content.filter(isToolResult)
+        .map((block) => block.tool_use_id),
+    ).toEqual(['toolu_1', 'toolu_2']);
   });
 
   it('cuts a huge tool result to the configured size with a visible marker', async () => {

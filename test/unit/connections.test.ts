@@ -345,6 +345,46 @@ describe('verify', () => {
     expect(retry).toMatchObject({ status: 'ACTIVE', account: ALICE_ASANA });
   });
 
+  it('counts a verify whose RPC failed as a success when the account reads ACTIVE (the answer was lost)', async () => {
+    // Prepare: Scalekit activated the account, then its answer never arrived.
+    const w = world();
+    const { state, authRequestId } = await aliceConsented(w);
+    w.accounts.failNext('verify', new UpstreamError('unavailable', 'scalekit', 'the answer was lost'));
+    w.accounts.setStatus(ALICE, 'ACTIVE');
+
+    // Act
+    const verified = await verify(w.deps, ALICE, 'asana', { authRequestId, state });
+    const repeat = await verify(w.deps, ALICE, 'asana', { authRequestId, state });
+
+    // Assess: pinned as usual, the state used, and the verify never sent twice.
+    expect(verified).toMatchObject({ status: 'ACTIVE', account: ALICE_ASANA });
+    expect(repeat).toEqual(verified);
+    expect(w.accounts.callsOf('verify')).toHaveLength(1);
+    expect(w.store.stateOf(ALICE, state)?.stateStatus).not.toBe('issued');
+    expect(await w.store.getEntry(ALICE, 'asana')).toMatchObject({ status: 'ACTIVE', account: ALICE_ASANA });
+  });
+
+  it.each([
+    ['the account is not ACTIVE', (_w: ReturnType<typeof world>) => undefined],
+    ['its status cannot be read either', (w: ReturnType<typeof world>) => w.accounts.failNext('get')],
+  ])('answers the RPC failure of a verify when %s, and keeps the state for a retry', async (_case, arrange) => {
+    // Prepare
+    const w = world();
+    const { state, authRequestId } = await aliceConsented(w);
+    w.accounts.failNext('verify', new UpstreamError('timeout', 'scalekit', 'no answer'));
+    arrange(w);
+    const entryBefore = await w.store.getEntry(ALICE, 'asana');
+
+    // Act
+    const failure = await domainError(() => verify(w.deps, ALICE, 'asana', { authRequestId, state }));
+
+    // Assess
+    expect(failure.code).toBe('upstream_timeout');
+    expect(w.accounts.callsOf('get')).toHaveLength(1);
+    expect(w.store.stateOf(ALICE, state)?.stateStatus).toBe('issued');
+    expect(await w.store.getEntry(ALICE, 'asana')).toEqual(entryBefore);
+  });
+
   it('still verifies when the who-am-I tool fails, and pins the account on the next list', async () => {
     // Prepare
     const w = world();

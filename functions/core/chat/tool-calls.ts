@@ -154,6 +154,7 @@ export async function runToolBatch(
 
   const pending: (PendingApproval | undefined)[] = [];
   let unauthorized: string | undefined;
+  let notSent: UpstreamError | undefined;
   const results = await Promise.all(
     uses.map(async (use, index): Promise<ToolResultBlock | undefined> => {
       const record = records.get(use.id);
@@ -184,6 +185,10 @@ export async function runToolBatch(
           return undefined;
         case 'execute': {
           const result = await executeCall(ctx, use, base, maxBytes);
+          if (result instanceof UpstreamError) {
+            notSent ??= result;
+            return undefined;
+          }
           if (result !== 'unauthorized') return result;
           unauthorized ??= base.connection;
           return undefined;
@@ -191,6 +196,10 @@ export async function runToolBatch(
       }
     }),
   );
+
+  // Only once every call of the batch has settled (and recorded its outcome): the request fails
+  // with a 5xx, and `resume` sends the calls that were not sent.
+  if (notSent) throw notSent;
 
   if (unauthorized !== undefined) return { kind: 'unauthorized', connection: unauthorized };
   const approvals = pending.filter((approval): approval is PendingApproval => approval !== undefined);
@@ -204,7 +213,7 @@ async function executeCall(
   use: ToolUseBlock,
   base: Record_,
   maxBytes: number,
-): Promise<ToolResultBlock | 'unauthorized'> {
+): Promise<ToolResultBlock | 'unauthorized' | UpstreamError> {
   const { deps, conversation } = ctx;
   const startedAt = deps.clock.now();
   const started = await deps.store.startTool(conversation.sub, conversation.id, { toolUseId: use.id, ...base, startedAt: iso(startedAt) });
@@ -215,15 +224,15 @@ async function executeCall(
     result = await deps.accounts.execute(conversation.sub, base.connection, use.name, use.input);
   } catch (error) {
     if (!(error instanceof UpstreamError)) throw error;
-    // The call may or may not have reached Asana: never run it again blindly.
-    return finishCall(ctx, use, base, {
-      outcome: 'unknown',
-      content: `The tool service failed (${error.code}); whether the tool took effect is unknown.`,
-      isError: true,
-      durationMs: deps.clock.now() - startedAt,
-    });
+    // Not sent (Scalekit unreachable, our token refused): nothing ran, so a retry may run it.
+    await deps.store.unstartTool(conversation.sub, conversation.id, use.id);
+    return error;
   }
   const durationMs = deps.clock.now() - startedAt;
+  if (result.kind === 'unknown') {
+    // Sent, then failed: it may have reached Asana, so it is never run again.
+    return finishCall(ctx, use, base, { outcome: 'unknown', content: result.message, isError: true, durationMs });
+  }
   if (result.kind === 'not_authorized') {
     // Refused before it ran: it may run once the user has reconnected.
     await deps.store.unstartTool(conversation.sub, conversation.id, use.id);
