@@ -4,7 +4,8 @@ import { ScalekitConnectedAccounts } from '../../functions/adapters/scalekit';
 import { api, login } from '../support/auth';
 import { person, VERIFY_URL } from '../support/connect';
 import { ownStack } from '../support/own-stack';
-import { asanaRequests, cursor, marker, scalekitFault, scalekitRpcs, script, textTurn, toolTurn } from '../support/standins';
+import { asanaControl, cursor, scalekitControl } from '../stack/control';
+import { marker, script, textTurn, toolTurn } from '../support/standins';
 
 // Scalekit answering `UNAVAILABLE` must never make us send the same action twice: the SDK's own
 // client re-sends such calls up to three times. Faults apply to a whole emulator, so this file
@@ -24,10 +25,11 @@ afterAll(async () => {
 });
 
 const call = (method: string, path: string, body?: unknown) => api(method, path, { token, body, apiUrl: own.apiUrl });
-const rpcsSince = (since: number) => scalekitRpcs(since, own.scalekit.url);
-const rpcCursor = () => cursor(() => scalekitRpcs(0, own.scalekit.url));
+const rpcsSince = (since: number) => scalekitControl(own.scalekit.url).rpcs(since);
+const rpcCursor = () => cursor(() => rpcsSince(0));
 const fault = (rpc: string, afterExecuting: boolean) =>
-  scalekitFault(own.scalekit.url, { rpc, code: 'UNAVAILABLE', times: 1, afterExecuting });
+  scalekitControl(own.scalekit.url).setFault({ rpc, code: 'UNAVAILABLE', times: 1, afterExecuting });
+const asanaRequests = (since: number) => asanaControl(own.asana.url).requests(since);
 
 /** A fresh consent of the user (not yet verified): the verify parameters the browser would land with. */
 async function consented(): Promise<{ authRequestId: string; state: string }> {
@@ -93,7 +95,7 @@ describe.each([
       textTurn('Unknown.'),
     ]);
     const since = await rpcCursor();
-    const asanaSince = await cursor(() => asanaRequests(0, own.asana.url));
+    const asanaSince = await cursor(() => asanaRequests(0));
     await fault('ExecuteTool', afterExecuting);
 
     // Act
@@ -106,7 +108,7 @@ describe.each([
     expect(run.body.toolCalls).toEqual([expect.objectContaining({ name: 'asana_task_create', outcome: 'unknown' })]);
     const executes = (await rpcsSince(since)).filter((rpc) => rpc.rpc === 'ExecuteTool');
     expect(executes).toEqual([{ seq: expect.any(Number), rpc: 'ExecuteTool', identifier: subs[USER], code: 'UNAVAILABLE' }]);
-    const creates = (await asanaRequests(asanaSince, own.asana.url)).filter((request) => request.method === 'POST');
+    const creates = (await asanaRequests(asanaSince)).filter((request) => request.method === 'POST');
     expect(creates).toHaveLength(writes);
     expect(resumed.body).toMatchObject({ status: 'completed', toolCalls: [] });
     const shown = await call('GET', `/conversations/${run.body.conversationId}`);

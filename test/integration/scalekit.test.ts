@@ -535,15 +535,15 @@ describe('Scalekit emulator: tools run as the user', () => {
 });
 
 describe('Scalekit emulator: fault injection and the RPC log', () => {
-  interface Rpc {
-    seq: number;
-    rpc: string;
-    identifier: string | null;
-    code: string;
-  }
-  const rpcsSince = async (since: number): Promise<Rpc[]> =>
-    ((await (await fetch(`${scalekit.url}/_control/rpcs?since=${since}`)).json()) as { rpcs: Rpc[] }).rpcs;
-  const rpcCursor = async () => (await rpcsSince(0)).at(-1)?.seq ?? 0;
+  const rpcsSince = (since: number) => scalekitControl(scalekit.url).rpcs(since);
+  const rpcCursor = () => cursor(() => rpcsSince(0));
+  /** The raw route, so a refusal can be seen as its status. */
+  const faultRoute = (body: unknown) =>
+    fetch(`${scalekit.url}/_control/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   /** A client of the SDK's own descriptor with a token and no retries: exactly one RPC per call. */
   async function onceClient() {
     const issued = await fetch(`${scalekit.url}/oauth/token`, {
@@ -586,7 +586,7 @@ describe('Scalekit emulator: fault injection and the RPC log', () => {
     const executions = await executionCursor();
     const since = await rpcCursor();
     // Act
-    expect((await control('faults', { rpc: 'ExecuteTool', code: 'UNAVAILABLE', times: 2 })).status).toBe(200);
+    expect((await faultRoute({ rpc: 'ExecuteTool', code: 'UNAVAILABLE', times: 2 })).status).toBe(200);
     const first = await failure(tools.executeTool({ toolName: 'asana_me_get', identifier }));
     const second = await failure(tools.executeTool({ toolName: 'asana_me_get', identifier }));
     const third = await tools.executeTool({ toolName: 'asana_me_get', identifier });
@@ -607,7 +607,7 @@ describe('Scalekit emulator: fault injection and the RPC log', () => {
     const tools = await onceClient();
     const requests = await asanaCursor();
     // Act
-    await control('faults', { rpc: 'ExecuteTool', code: 'DEADLINE_EXCEEDED', times: 1, afterExecuting: true });
+    await faultRoute({ rpc: 'ExecuteTool', code: 'DEADLINE_EXCEEDED', times: 1, afterExecuting: true });
     const lost = await failure(
       tools.executeTool({ toolName: 'asana_story_create', identifier, params: { task_gid: '1401', text: 'once' } }),
     );
@@ -617,12 +617,12 @@ describe('Scalekit emulator: fault injection and the RPC log', () => {
   });
 
   it('clears a fault with times 0, and refuses an unknown RPC or code', async () => {
-    await control('faults', { rpc: 'ListScopedTools', code: 'INTERNAL', times: 5 });
-    expect((await control('faults', { rpc: 'ListScopedTools', code: 'INTERNAL', times: 0 })).status).toBe(200);
+    await faultRoute({ rpc: 'ListScopedTools', code: 'INTERNAL', times: 5 });
+    expect((await faultRoute({ rpc: 'ListScopedTools', code: 'INTERNAL', times: 0 })).status).toBe(200);
     await expect(client.tools.listScopedTools(newIdentifier(), { filter: { connectionNames: ['asana'] } })).resolves.toBeDefined();
-    expect((await control('faults', { rpc: 'NoSuchRpc', code: 'INTERNAL', times: 1 })).status).toBe(400);
-    expect((await control('faults', { rpc: 'ExecuteTool', code: 'OK', times: 1 })).status).toBe(400);
-    expect((await control('faults', { rpc: 'ExecuteTool', code: 'UNAVAILABLE', times: 1, extra: true })).status).toBe(400);
+    expect((await faultRoute({ rpc: 'NoSuchRpc', code: 'INTERNAL', times: 1 })).status).toBe(400);
+    expect((await faultRoute({ rpc: 'ExecuteTool', code: 'OK', times: 1 })).status).toBe(400);
+    expect((await faultRoute({ rpc: 'ExecuteTool', code: 'UNAVAILABLE', times: 1, extra: true })).status).toBe(400);
     expect((await fetch(`${scalekit.url}/_control/rpcs?since=-1`)).status).toBe(400);
   });
 });
