@@ -517,6 +517,29 @@ describe('Scalekit emulator: tools run as the user', () => {
     );
   });
 
+  it('delays only the tool a latency names: other tools and RPCs answer meanwhile', async () => {
+    // Prepare
+    const { identifier } = await connect('bob');
+    const executions = await executionCursor();
+    expect(await scalekitLog().setLatency(10_000, 'asana_me_get')).toEqual({ ms: 10_000, toolName: 'asana_me_get' });
+    let slowDone = false;
+    // Act
+    const slow = client.actions.executeTool({ toolName: 'asana_me_get', toolInput: {}, identifier }).finally(() => {
+      slowDone = true;
+    });
+    const listed = await client.tools.listScopedTools(identifier, { filter: { connectionNames: ['asana'] }, pageSize: 5 });
+    const fast = await client.actions.executeTool({ toolName: 'asana_workspaces_list', toolInput: {}, identifier });
+    // Assess: the other tool ran to the end while the named one still waited.
+    expect(listed.tools.length).toBeGreaterThan(0);
+    expect(fast.data).toBeDefined();
+    expect(slowDone).toBe(false);
+    expect((await executionsSince(executions)).map((entry) => entry.toolName)).toEqual(['asana_workspaces_list']);
+    // The named tool still runs, after the other one.
+    await scalekitLog().setLatency(0, 'asana_me_get');
+    expect((await slow).data).toBeDefined();
+    expect((await executionsSince(executions)).map((entry) => entry.toolName)).toEqual(['asana_workspaces_list', 'asana_me_get']);
+  });
+
   it('adds the configured latency to every execution', async () => {
     // Prepare
     const { identifier } = await connect('bob');

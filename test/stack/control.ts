@@ -55,6 +55,14 @@ export function modelControl(modelUrl: string) {
     /** Added delay per model response (a streamed one spreads its deltas over it). */
     setLatency: (ms: number) => send<{ ok: true; ms: number }>('POST', `${modelUrl}/_control/latency`, { ms }),
     latency: async () => (await send<{ ms: number }>('GET', `${modelUrl}/_control/latency`)).ms,
+    /** How each Messages request ended: still `pending`, `answered`, or `aborted` by its client. */
+    requests: async () =>
+      (
+        await send<{ requests: { seq: number; stream: boolean; outcome: 'pending' | 'answered' | 'aborted' }[] }>(
+          'GET',
+          `${modelUrl}/_control/requests`,
+        )
+      ).requests,
     /** Scripts, latency and prompt cache back to their start. */
     reset: () => send<{ ok: true }>('POST', `${modelUrl}/_control/reset`),
   };
@@ -65,7 +73,13 @@ export function scalekitControl(environmentUrl: string) {
   const account = (identifier: string, connection: string) => ({ connection, identifier });
   return {
     /** Added delay per tool execution. */
-    setLatency: (ms: number) => send<{ ms: number }>('POST', `${environmentUrl}/_control/latency`, { ms }),
+    /** Delays every tool execution by `ms`, or, with `toolName`, that tool's only (`ms` 0 removes it). */
+    setLatency: (ms: number, toolName?: string) =>
+      send<{ ms: number; toolName?: string }>(
+        'POST',
+        `${environmentUrl}/_control/latency`,
+        toolName === undefined ? { ms } : { ms, toolName },
+      ),
     /** Sets a connected account's status, as when the user revokes access at Asana. */
     setAccountStatus: (identifier: string, status: 'EXPIRED' | 'DISCONNECTED', connection = 'asana') =>
       send<{ id: string; connection: string; identifier: string; status: AccountStatus }>(

@@ -59,19 +59,20 @@ export function errorTypeFor(status: number): string {
 }
 
 /**
- * Writes `message` as the API's server-sent events, so the SDK's stream accumulates exactly
- * the same message: message_start (with usage), per block start / deltas / stop, message_delta
- * (stop reason and final usage), message_stop.
+ * Streams a message as the Messages API's SSE events. `message_start` (and a `ping`) go out at
+ * once; the remaining events are spread evenly over `spreadMs` (the stand-in's latency), as a
+ * model generates its answer. A client that goes away stops the stream: nothing more is written.
  */
-export function writeSse(res: ServerResponse, message: MessageBody, requestId: string): void {
+export async function writeSse(res: ServerResponse, message: MessageBody, requestId: string, spreadMs = 0): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     'request-id': requestId,
   });
+  const events: [string, Record<string, unknown>][] = [];
   const send = (event: string, data: Record<string, unknown>) => {
-    if (!res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    events.push([event, data]);
   };
   const { usage } = message;
   send('message_start', {
@@ -85,6 +86,7 @@ export function writeSse(res: ServerResponse, message: MessageBody, requestId: s
     },
   });
   send('ping', { type: 'ping' });
+  const immediate = events.length;
   message.content.forEach((block, index) => {
     if (block.type === 'text' && typeof block.text === 'string') {
       send('content_block_start', { type: 'content_block_start', index, content_block: { ...block, text: '' } });
@@ -118,7 +120,33 @@ export function writeSse(res: ServerResponse, message: MessageBody, requestId: s
     },
   });
   send('message_stop', { type: 'message_stop' });
+
+  let gone = false;
+  res.once('close', () => {
+    gone = !res.writableFinished;
+  });
+  const paced = events.length - immediate;
+  const pause = paced > 0 ? spreadMs / paced : 0;
+  for (const [i, [event, data]] of events.entries()) {
+    if (i >= immediate && pause > 0) await waitUnlessGone(res, pause);
+    if (gone || res.destroyed) return;
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
   res.end();
+}
+
+/** Waits `ms`, or less when the client has gone away (the response closed before it finished). */
+export function waitUnlessGone(res: ServerResponse, ms: number): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.on('close', done);
+  });
 }
 
 function chunks(text: string, size: number): string[] {

@@ -3,7 +3,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from 'node:ht
 import { type LocalService, listen, readBody, readState, sendJson, writeState } from '../service';
 import { type CacheEntries, type Usage, accountInput, inputTokens, outputTokens } from './cache';
 import { type PlannerBlock, type PlannerMessage, type PlannerTool, plan } from './planner';
-import { type MessageBody, errorBody, errorTypeFor, newId, writeSse } from './responses';
+import { type MessageBody, errorBody, errorTypeFor, newId, waitUnlessGone, writeSse } from './responses';
 import { type Block, InvalidRequestError, type MessagesRequest, isRecord, parseMessagesRequest } from './validate';
 
 /** The running Claude stand-in; `url` is the SDK's `baseURL` (no `/v1`, no trailing slash). */
@@ -42,7 +42,10 @@ const MAX_LATENCY_MS = 10 * 60_000;
  * Starts the local Claude stand-in: an Anthropic Messages API (`POST /v1/messages`, JSON or
  * SSE, `POST /v1/messages/count_tokens`) that validates requests like the real API, reports
  * prompt-cache usage, and answers from a `/_control/scripts` script or else the deterministic
- * planner (`planner.ts`). `/_control/latency` delays each model response.
+ * planner (`planner.ts`). `/_control/latency` delays each model response: a JSON answer comes
+ * after it, a streamed one sends `message_start` at once and spreads its events over it. A
+ * request whose client goes away is answered no further; `GET /_control/requests` shows how
+ * each Messages request ended (`answered` or `aborted`).
  */
 export async function startModel(options: ModelOptions = {}): Promise<ModelStandIn> {
   const saved = readState<Partial<ModelState>>(options.stateFile);
@@ -52,6 +55,8 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
     cache: isRecord(saved?.cache) ? (saved.cache as CacheEntries) : {},
   };
   const save = () => writeState(options.stateFile, state);
+  /** Every Messages request, in order: whether it streamed and whether its client stayed to the end (memory only). */
+  const requests: { seq: number; stream: boolean; outcome: 'pending' | 'answered' | 'aborted' }[] = [];
   const minTokens = options.minCacheableTokens ?? 0;
 
   const server = createServer((req, res) => {
@@ -107,8 +112,17 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
     }
     if (isCount) return sendJson(res, 200, { input_tokens: inputTokens(request) }, { 'request-id': requestId });
 
+    const entry = { seq: requests.length + 1, stream: request.stream === true, outcome: 'pending' as 'pending' | 'answered' | 'aborted' };
+    requests.push(entry);
+    res.once('close', () => {
+      entry.outcome = res.writableFinished ? 'answered' : 'aborted';
+    });
+
     const turn = scriptedTurn(request);
-    if (state.latencyMs > 0) await delay(state.latencyMs);
+    const streamed = request.stream === true && turn?.kind !== 'error';
+    // A streamed answer spreads the latency over its events; anything else waits for all of it.
+    if (state.latencyMs > 0 && !streamed) await waitUnlessGone(res, state.latencyMs);
+    if (entry.outcome === 'aborted') return;
 
     if (turn?.kind === 'error') {
       const errorPayload = isRecord(turn.body)
@@ -120,7 +134,7 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
     const input = accountInput(request, apiKey, state.cache, { now: Date.now(), minTokens });
     save();
     const message = turn ? fromScript(turn.body, request, input) : fromPlanner(request, input);
-    if (request.stream) writeSse(res, message, requestId);
+    if (request.stream) await writeSse(res, message, requestId, state.latencyMs);
     else sendJson(res, 200, message, { 'request-id': requestId });
   }
 
@@ -183,10 +197,13 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
       }
       case 'GET /_control/latency':
         return sendJson(res, 200, { ms: state.latencyMs });
+      case 'GET /_control/requests':
+        return sendJson(res, 200, { requests });
       case 'POST /_control/reset':
         state.scripts = [];
         state.latencyMs = 0;
         state.cache = {};
+        requests.length = 0;
         save();
         return sendJson(res, 200, { ok: true });
       default:
@@ -367,8 +384,4 @@ function credentialOf(req: IncomingMessage): string | undefined {
 
 function textOf(content: readonly Block[]): string {
   return content.flatMap((b) => (b.type === 'text' && typeof b.text === 'string' ? [b.text] : [])).join('\n');
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

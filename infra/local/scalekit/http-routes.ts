@@ -43,7 +43,7 @@ const statusBody = z.strictObject({
   identifier: z.string().min(1),
   status: z.enum(['EXPIRED', 'DISCONNECTED']),
 });
-const latencyBody = z.strictObject({ ms: z.number().int().min(0).max(600_000) });
+const latencyBody = z.strictObject({ ms: z.number().int().min(0).max(600_000), toolName: z.string().min(1).optional() });
 const seedStatus = z.enum(ACCOUNT_STATUSES);
 const seedBody = z.union([
   z.strictObject({
@@ -138,8 +138,16 @@ export function httpRoutes(deps: HttpRouteDeps): (req: IncomingMessage, res: Ser
     }
 
     if (method === 'POST' && path === '/_control/latency') {
-      settings.latencyMs = (await jsonBody(req, latencyBody)).ms;
-      sendJson(res, 200, { ms: settings.latencyMs });
+      // `{ ms }` delays every tool execution; `{ ms, toolName }` that tool's only (0 removes it).
+      const body = await jsonBody(req, latencyBody);
+      if (body.toolName === undefined) {
+        settings.latencyMs = body.ms;
+        sendJson(res, 200, { ms: body.ms });
+      } else {
+        if (body.ms === 0) delete settings.toolLatencyMs[body.toolName];
+        else settings.toolLatencyMs[body.toolName] = body.ms;
+        sendJson(res, 200, { ms: body.ms, toolName: body.toolName });
+      }
       return;
     }
 

@@ -76,7 +76,7 @@ export async function startScalekit(options: ScalekitOptions): Promise<ScalekitE
   }));
   const store = new ScalekitStore(options.stateFile);
   const credentials = new ClientCredentials({ clientId: options.clientId, clientSecret: options.clientSecret });
-  const settings: ToolSettings = { latencyMs: 0 };
+  const settings: ToolSettings = { latencyMs: 0, toolLatencyMs: {} };
   const asanaUrl = options.asanaUrl.replace(/\/+$/, '');
   const oauth = new AsanaOAuthClient(asanaUrl, options.asanaClient);
   const runner = new AsanaToolRunner(asanaUrl);

@@ -22,6 +22,8 @@ export interface ToolRunner {
 export interface ToolSettings {
   /** Added before every tool execution reaches the provider. */
   latencyMs: number;
+  /** Per tool name, instead of `latencyMs`: only that tool's executions wait. */
+  toolLatencyMs: Record<string, number>;
 }
 
 type ScopedToolInit = MessageInitShape<typeof ScopedToolSchema>;
@@ -117,7 +119,9 @@ export function toolService(
       const startedAt = new Date().toISOString();
       let outcome: ExecutionOutcome = 'failed';
       try {
-        if (settings.latencyMs > 0) await sleep(settings.latencyMs);
+        // Only the execution waits (never listing tools or reading accounts), and a tool with its own latency waits that long.
+        const latencyMs = settings.toolLatencyMs[tool.name] ?? settings.latencyMs;
+        if (latencyMs > 0) await sleep(latencyMs);
         let grant = await accounts.freshGrant(account);
         let response = grant ? await runner.run(tool, input, grant.accessToken) : undefined;
         // Asana refused the token (revoked or expired early): refresh once and retry, as a token vault does.
