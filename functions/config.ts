@@ -56,6 +56,8 @@ export const configSchema = z.object({
   COGNITO_CLIENT_ID: nonEmpty(),
   /** Local only: the local issuer (`http://127.0.0.1:<port>/<poolId>`); in AWS it derives from the pool id. */
   COGNITO_ISSUER: z.optional(url),
+  /** Local only: the local user pool's API endpoint (for `GetUser`); in AWS the SDK's regional endpoint. */
+  COGNITO_ENDPOINT: z.optional(url),
 
   SCALEKIT_ENVIRONMENT_URL: url,
   SCALEKIT_CLIENT_ID: z.optional(nonEmpty()),
@@ -81,6 +83,11 @@ export const configSchema = z.object({
   ONBEHALF_DEFAULT_VERIFY_URL: url,
   /** The web console's origin: verify URLs under it are allowed (besides loopback). */
   ONBEHALF_WEB_ORIGIN: z.optional(url),
+  /**
+   * The account policy: which Asana account a user may link. `off` any; `email` only one with the
+   * user's Cognito email; `domain` only one with the same email domain.
+   */
+  ONBEHALF_ACCOUNT_MATCH: z._default(z.enum(['off', 'email', 'domain']), 'off'),
 
   ONBEHALF_STATE_TTL_SECONDS: positiveInt(600),
   ONBEHALF_LEASE_SECONDS: positiveInt(60),

@@ -48,6 +48,7 @@ const definitions = {
   scalekitEnvironmentUrl: { env: 'SCALEKIT_ENVIRONMENT_URL', schema: zm.optional(fn.SCALEKIT_ENVIRONMENT_URL) },
   defaultVerifyUrl: { env: 'ONBEHALF_DEFAULT_VERIFY_URL', schema: zm._default(fn.ONBEHALF_DEFAULT_VERIFY_URL, DEFAULT_VERIFY_URL) },
   webOrigin: { env: 'ONBEHALF_WEB_ORIGIN', schema: origin },
+  accountMatch: { env: 'ONBEHALF_ACCOUNT_MATCH', schema: fn.ONBEHALF_ACCOUNT_MATCH },
   stateTtlSeconds: { env: 'ONBEHALF_STATE_TTL_SECONDS', schema: fn.ONBEHALF_STATE_TTL_SECONDS },
   leaseSeconds: { env: 'ONBEHALF_LEASE_SECONDS', schema: fn.ONBEHALF_LEASE_SECONDS },
   timeBudgetMs: { env: 'ONBEHALF_TIME_BUDGET_MS', schema: fn.ONBEHALF_TIME_BUDGET_MS },
@@ -235,6 +236,7 @@ export function functionEnvironment(settings: Settings): Readonly<Partial<Record
     ONBEHALF_MODEL_CALL_BUDGET: String(settings.modelCallBudget),
     ONBEHALF_HISTORY_TOKEN_BUDGET: String(settings.historyTokenBudget),
     ONBEHALF_TOOL_RESULT_MAX_BYTES: String(settings.toolResultMaxBytes),
+    ONBEHALF_ACCOUNT_MATCH: settings.accountMatch,
   };
   if (settings.webOrigin !== undefined) env.ONBEHALF_WEB_ORIGIN = settings.webOrigin;
   return Object.freeze(env);

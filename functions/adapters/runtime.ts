@@ -96,5 +96,6 @@ export function connectionSettings(): ConnectionSettings {
     stateTtlSeconds: settings.ONBEHALF_STATE_TTL_SECONDS,
     defaultVerifyUrl: settings.ONBEHALF_DEFAULT_VERIFY_URL,
     webOrigin: settings.ONBEHALF_WEB_ORIGIN,
+    accountMatch: settings.ONBEHALF_ACCOUNT_MATCH,
   };
 }

@@ -1,6 +1,6 @@
 import { DomainError, UpstreamError } from './errors';
 import type { ConnectedAccountInfo, ConnectionStatus, PinnedAccount, RegistryEntry } from './domain';
-import type { Clock, ConnectedAccounts, ConnectionStore } from './ports';
+import type { Clock, ConnectedAccounts, ConnectionStore, UserDirectory } from './ports';
 
 /** What the connections use cases need. */
 export interface ConnectionsDeps {
@@ -10,7 +10,15 @@ export interface ConnectionsDeps {
   /** A fresh unguessable link state. */
   readonly newState: () => string;
   readonly settings: ConnectionSettings;
+  /** The caller's own profile (their email), read by verify when the account policy is on. */
+  readonly users?: UserDirectory;
 }
+
+/**
+ * Which linked accounts a verify accepts: `off` any; `email` only one whose email is the
+ * caller's (case-insensitive); `domain` only one whose email has the caller's domain.
+ */
+export type AccountMatch = 'off' | 'email' | 'domain';
 
 export interface ConnectionSettings {
   /** The connections this deployment offers (default `asana`). */
@@ -21,6 +29,8 @@ export interface ConnectionSettings {
   readonly defaultVerifyUrl: string;
   /** The web console's origin: verify URLs under it are allowed. */
   readonly webOrigin?: string;
+  /** The account policy (default `off`). */
+  readonly accountMatch?: AccountMatch;
 }
 
 /** A connection as the API shows it. */
@@ -123,6 +133,83 @@ export function pinnedAccountOf(data: unknown): PinnedAccount | undefined {
   return { gid, name, email: typeof email === 'string' ? email : '' };
 }
 
+/**
+ * Whether the account policy accepts a linked account's email for the caller's. An email that
+ * is missing or not an address (on either side) never matches: the policy fails closed.
+ */
+export function accountMatches(policy: AccountMatch, callerEmail: string | undefined, accountEmail: string | undefined): boolean {
+  if (policy === 'off') return true;
+  const parts = (email: string | undefined) => {
+    const normalized = (email ?? '').trim().toLowerCase();
+    const at = normalized.lastIndexOf('@');
+    return at > 0 && at < normalized.length - 1 ? { address: normalized, domain: normalized.slice(at + 1) } : undefined;
+  };
+  const caller = parts(callerEmail);
+  const account = parts(accountEmail);
+  if (!caller || !account) return false;
+  return policy === 'email' ? caller.address === account.address : caller.domain === account.domain;
+}
+
+const accountMismatch = () =>
+  new DomainError(
+    'account_mismatch',
+    'The linked Asana account does not belong to you under this deployment’s account policy; it was disconnected. Connect again with your own account.',
+  );
+
+/**
+ * The caller's email when the account policy needs it. A failure to read it gives the claimed
+ * state back (nothing has happened upstream yet), so the verify can be retried.
+ */
+async function callerEmailForPolicy(
+  deps: ConnectionsDeps,
+  sub: string,
+  request: { authRequestId: string; state: string },
+  accessToken: string | undefined,
+): Promise<string | undefined> {
+  if ((deps.settings.accountMatch ?? 'off') === 'off') return undefined;
+  try {
+    if (!deps.users || accessToken === undefined) throw new Error('the account policy needs the user directory and the caller’s token');
+    return await deps.users.emailOf(accessToken);
+  } catch (error) {
+    await deps.store.releaseState(sub, request.state, request.authRequestId);
+    throw error;
+  }
+}
+
+/**
+ * Applies the account policy to the account a verify linked. On a mismatch the connected account
+ * is deleted at Scalekit (so it never stays `ACTIVE`) and forgotten here, the state is marked
+ * used with the refusal (a repeat answers the same with no upstream call), and `403
+ * account_mismatch` is thrown. If the deletion fails, the state is given back and the failure
+ * thrown: the policy is never recorded as applied while the account is still live.
+ */
+async function enforceAccountPolicy(
+  deps: ConnectionsDeps,
+  sub: string,
+  connection: string,
+  request: { authRequestId: string; state: string },
+  callerEmail: string | undefined,
+  account: PinnedAccount | undefined,
+): Promise<void> {
+  const policy = deps.settings.accountMatch ?? 'off';
+  if (accountMatches(policy, callerEmail, account?.email)) return;
+  try {
+    await deps.accounts.delete(sub, connection);
+  } catch (error) {
+    await deps.store.releaseState(sub, request.state, request.authRequestId);
+    throw error;
+  }
+  await deps.store.deleteEntry(sub, connection);
+  const checkedAt = iso(deps.clock.now());
+  await deps.store.completeState(sub, request.state, request.authRequestId, {
+    status: 'NOT_CONNECTED',
+    account: null,
+    checkedAt,
+    accountMismatch: true,
+  });
+  throw accountMismatch();
+}
+
 /** Records a live status in the registry and returns the registry's view of it. */
 async function recordLive(
   deps: ConnectionsDeps,
@@ -197,13 +284,16 @@ export async function connect(
  * auth request (conditional write), ask Scalekit to verify the request *for the caller's
  * identifier*, mark the state used, pin the upstream account. A refusal or an upstream
  * failure gives the claim back, so the rightful user can still verify. A repeat of a verify
- * that succeeded answers the same, with no upstream call.
+ * that succeeded answers the same, with no upstream call. With an account policy, the caller's
+ * email is read first (with their `accessToken`) and the linked account is checked against it
+ * before anything is recorded (see {@link enforceAccountPolicy}).
  */
 export async function verify(
   deps: ConnectionsDeps,
   sub: string,
   connection: string,
   request: { authRequestId: string; state: string },
+  accessToken?: string,
 ): Promise<ConnectionView & { status: ConnectionStatus }> {
   assertKnownConnection(deps.settings, connection);
   const refused = () =>
@@ -212,10 +302,13 @@ export async function verify(
   if (claim.kind === 'refused') throw refused();
   if (claim.kind === 'already_verified') {
     // The same answer as the first time, whatever happened to the connection since.
+    if (claim.result?.accountMismatch) throw accountMismatch();
     if (claim.result) return { connection, ...claim.result };
     const entry = await deps.store.getEntry(sub, connection);
     return { connection, status: entry?.status ?? 'ACTIVE', account: entry?.account ?? null, checkedAt: entry?.checkedAt ?? null };
   }
+
+  const callerEmail = await callerEmailForPolicy(deps, sub, request, accessToken);
 
   let outcome: 'verified' | 'refused';
   try {
@@ -232,6 +325,7 @@ export async function verify(
   const now = iso(deps.clock.now());
   const live = await deps.accounts.get(sub, connection).catch(() => undefined);
   const account = await whoIs(deps, sub, connection).catch(() => undefined);
+  await enforceAccountPolicy(deps, sub, connection, request, callerEmail, account);
   const previous = await deps.store.getEntry(sub, connection);
   const status = live?.status ?? 'ACTIVE';
   const entry: RegistryEntry = {

@@ -63,6 +63,8 @@ export interface VerifiedResult {
   readonly status: ConnectionStatus;
   readonly account: PinnedAccount | null;
   readonly checkedAt: string;
+  /** The account policy refused the linked account (it was deleted): a repeat answers `403 account_mismatch`. */
+  readonly accountMismatch?: boolean;
 }
 
 /** The outcome of trying to claim a state for a verify. */

@@ -4,6 +4,7 @@ export type ErrorCode =
   | 'malformed_json'
   | 'unauthorized'
   | 'verification_failed'
+  | 'account_mismatch'
   | 'not_found'
   | 'unknown_connection'
   | 'conversation_busy'
@@ -41,12 +42,12 @@ export class DomainError extends Error {
   }
 }
 
-/** An upstream (Scalekit, Anthropic, Asana through Scalekit) failed; state is kept and a retry is safe. */
+/** An upstream (Scalekit, Anthropic, Asana through Scalekit, Cognito) failed; state is kept and a retry is safe. */
 export class UpstreamError extends DomainError {
   override name = 'UpstreamError';
   constructor(
     kind: 'failed' | 'unavailable' | 'timeout',
-    readonly upstream: 'scalekit' | 'anthropic',
+    readonly upstream: 'scalekit' | 'anthropic' | 'cognito',
     message: string,
   ) {
     super(`upstream_${kind}`, message);

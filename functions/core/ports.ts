@@ -67,6 +67,14 @@ export interface ConnectedAccounts {
   ): Promise<ToolExecution>;
 }
 
+/**
+ * The user pool, asked as the caller (with their own access token): what it holds about them.
+ * Outages throw `UpstreamError`; a token the pool refuses, or a user without an email, is `undefined`.
+ */
+export interface UserDirectory {
+  emailOf(accessToken: string): Promise<string | undefined>;
+}
+
 /** The connection registry and pending link states, all under the caller's own key. */
 export interface ConnectionStore {
   getEntry(sub: string, connection: string): Promise<RegistryEntry | undefined>;

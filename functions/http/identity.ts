@@ -10,6 +10,8 @@ import { DomainError } from '../core/errors';
 export interface Caller {
   readonly sub: string;
   readonly username: string;
+  /** The verified access token itself, only for asking Cognito as the caller (`GetUser`); never logged or stored. */
+  readonly accessToken: string;
 }
 
 /** Verifies a Cognito access token and returns its payload, or throws. */
@@ -83,5 +85,5 @@ export async function authenticate(event: APIGatewayProxyEvent, verifier: Access
   }
   const sub = payload.sub as string;
   const username = typeof payload.username === 'string' ? payload.username : sub;
-  return Object.freeze({ sub, username });
+  return Object.freeze({ sub, username, accessToken: match[1]! });
 }

@@ -6,6 +6,7 @@ const STATUS: Record<ErrorCode, number> = {
   malformed_json: 400,
   unauthorized: 401,
   verification_failed: 403,
+  account_mismatch: 403,
   not_found: 404,
   unknown_connection: 404,
   conversation_busy: 409,

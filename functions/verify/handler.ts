@@ -18,7 +18,7 @@ export const handler = httpHandler({
     const connection = pathParam(event, 'connection');
     assertKnownConnection(use.settings, connection);
     const body = parseBody(event, verifyBody);
-    const result = await verify(use, caller.sub, connection, body);
+    const result = await verify(use, caller.sub, connection, body, caller.accessToken);
     return json(200, { connection: result.connection, status: result.status, account: result.account });
   },
 });

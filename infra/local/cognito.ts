@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { USER_SCOPE } from '../routes';
 import { listen, type LocalService, readBody, readState, sendJson, writeState } from './service';
 
@@ -57,7 +57,7 @@ class CognitoError extends Error {
 
 /**
  * A local Cognito user pool speaking the Cognito Identity Provider JSON protocol for
- * `InitiateAuth` (`USER_PASSWORD_AUTH`, `REFRESH_TOKEN_AUTH`), so clients log in with
+ * `InitiateAuth` (`USER_PASSWORD_AUTH`, `REFRESH_TOKEN_AUTH`) and `GetUser`, so clients log in with
  * `@aws-sdk/client-cognito-identity-provider` exactly as against real Cognito, and serving the
  * pool's JWKS at `/<userPoolId>/.well-known/jwks.json`. Tokens carry Cognito's claims.
  */
@@ -152,6 +152,35 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
     throw new CognitoError('InvalidParameterException', `AuthFlow ${String(input.AuthFlow)} is not supported by the local user pool.`);
   };
 
+  const verifyKey = await importJWK(persisted.publicJwk, 'RS256');
+  /**
+   * `GetUser` as Cognito answers it: the caller's own attributes for a valid access token of this
+   * pool carrying the user scope (an ID token, an expired or foreign token → NotAuthorizedException).
+   */
+  const getUser = async (input: Record<string, unknown>) => {
+    const invalid = () => new CognitoError('NotAuthorizedException', 'Invalid Access Token');
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(String(input.AccessToken ?? ''), verifyKey, { issuer, algorithms: ['RS256'] }));
+    } catch {
+      throw invalid();
+    }
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
+    if (payload.token_use !== 'access' || !scopes.includes(USER_SCOPE)) throw invalid();
+    const user = users.get(String(payload.username ?? ''));
+    if (!user || persisted.subs[user.username] !== payload.sub) {
+      throw new CognitoError('UserNotFoundException', 'User does not exist.');
+    }
+    return {
+      Username: user.username,
+      UserAttributes: [
+        { Name: 'sub', Value: persisted.subs[user.username]! },
+        { Name: 'email', Value: user.email },
+        { Name: 'email_verified', Value: 'true' },
+      ],
+    };
+  };
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://local');
@@ -171,10 +200,10 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
       try {
         const action = target.slice('AWSCognitoIdentityProviderService.'.length);
         const input = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
-        if (action !== 'InitiateAuth') {
+        if (action !== 'InitiateAuth' && action !== 'GetUser') {
           throw new CognitoError('UnsupportedOperationException', `${action} is not supported by the local user pool.`);
         }
-        const output = await initiateAuth(input);
+        const output = action === 'GetUser' ? await getUser(input) : await initiateAuth(input);
         sendJson(res, 200, output, { 'content-type': 'application/x-amz-json-1.1' });
       } catch (error) {
         const type = error instanceof CognitoError ? error.type : 'InternalErrorException';

@@ -166,6 +166,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       COGNITO_USER_POOL_ID: cognito.userPoolId,
       COGNITO_CLIENT_ID: cognito.clientId,
       COGNITO_ISSUER: cognito.issuer,
+      COGNITO_ENDPOINT: cognito.url,
       SCALEKIT_ENVIRONMENT_URL: scalekit.url,
       SCALEKIT_CLIENT_ID: scalekit.clientId,
       SCALEKIT_CLIENT_SECRET: scalekit.clientSecret,

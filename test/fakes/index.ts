@@ -12,4 +12,5 @@ export * from './connection-store';
 export * from './conversation-store';
 export * from './faults';
 export * from './model';
+export * from './user-directory';
 export * from './worlds';

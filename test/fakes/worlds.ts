@@ -7,6 +7,7 @@ import { FakeConnectionStore } from './connection-store';
 import { FakeConversationStore } from './conversation-store';
 import { CrashAt } from './faults';
 import { ScriptedModel } from './model';
+import { FakeUserDirectory } from './user-directory';
 
 export const DEFAULT_VERIFY_URL = 'https://console.onbehalf.test/connections/verify';
 export const WEB_ORIGIN = 'https://console.onbehalf.test';
@@ -24,6 +25,7 @@ export function connectionsWorld(overrides: Partial<ConnectionSettings> = {}) {
   const accounts = new FakeConnectedAccounts();
   const store = new FakeConnectionStore();
   const clock = new ManualClock();
+  const users = new FakeUserDirectory();
   let states = 0;
   const deps: ConnectionsDeps = {
     accounts,
@@ -31,8 +33,9 @@ export function connectionsWorld(overrides: Partial<ConnectionSettings> = {}) {
     clock,
     newState: () => `state-${++states}`,
     settings: connectionSettings(overrides),
+    users,
   };
-  return { deps, accounts, store, clock };
+  return { deps, accounts, store, clock, users };
 }
 
 export const chatSettings = (overrides: Partial<ChatSettings> = {}): ChatSettings => ({

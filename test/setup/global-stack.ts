@@ -6,7 +6,8 @@ import { loadWorld, type World } from '../../infra/local/world';
  * Extra people for tests that change a user's connection, so test files never share one:
  * connections.test (tess, theo, tina, toby, tara, tom, tilda, ted), chat.test (tyler, tanya,
  * tobias, trent, troy, tobin), upstream-and-secrets.test (tyra, tad), reliability.test (tao),
- * approvals.test (tia), the bundle test (tristan), the CLI test (tamsin), the Scalekit attack tests (tarik, toril, tage). `alice` and `bob`
+ * approvals.test (tia), the bundle test (tristan), the CLI test (tamsin), the Scalekit attack
+ * tests (tarik, toril, tage), the edge attack tests (tuva, tove). `alice` and `bob`
  * are only ever connected, never revoked.
  */
 export const TESTERS = [
@@ -33,6 +34,8 @@ export const TESTERS = [
   'tarik',
   'toril',
   'tage',
+  'tuva',
+  'tove',
 ] as const;
 
 /** The world the suite runs on: the configured world plus the testers, members of no private project. */
