@@ -1,3 +1,4 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { generateKeyPair, SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, inject, it } from 'vitest';
 import { authenticate, createAccessTokenVerifier } from '../../functions/http/identity';
@@ -29,7 +30,7 @@ describe('access tokens from the local user pool', () => {
   it('verifies an access token and yields the sub and username', async () => {
     const { accessToken } = await login('alice');
     const caller = await authenticate(eventWith(`Bearer ${accessToken}`), verifier);
-    expect(caller).toEqual({ sub: subs.alice, username: 'alice' });
+    expect(caller).toEqual({ sub: subs.alice, username: 'alice', accessToken });
   });
 
   it('rejects a tampered payload', async () => {
@@ -80,6 +81,19 @@ describe('access tokens from the local user pool', () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', kid: decodeProtectedHeader(accessToken).kid })).toString('base64url');
     const payload = accessToken.split('.')[1];
     await rejects(`${header}.${payload}.`);
+  });
+
+  it('rejects HS256 signed with the pool’s public key (algorithm confusion)', async () => {
+    const { accessToken } = await login('alice');
+    const kid = String(decodeProtectedHeader(accessToken).kid);
+    const jwks = (await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: JsonWebKey[] };
+    const pem = createPublicKey({ key: jwks.keys[0]!, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    for (const secret of [pem, JSON.stringify(jwks.keys[0])]) {
+      const forged = await new SignJWT(decodeJwt(accessToken))
+        .setProtectedHeader({ alg: 'HS256', kid })
+        .sign(new TextEncoder().encode(secret));
+      await rejects(forged);
+    }
   });
 
   it('rejects a missing or malformed Authorization header', async () => {
