@@ -4,6 +4,7 @@ import { completeConsent } from '../../client/consent';
 import { api, login } from '../support/auth';
 import { person, VERIFY_URL } from '../support/connect';
 import { ownStack } from '../support/own-stack';
+import { cursor, scalekitControl } from '../stack/control';
 
 /**
  * A user links someone else's Asana account (a shared browser, a colleague's session, or on
@@ -39,36 +40,38 @@ async function consentAs(asanaUser: string): Promise<{ authRequestId: string; st
   return { authRequestId: landing.searchParams.get('auth_request_id')!, state: landing.searchParams.get('state')! };
 }
 
-/** Every execution Scalekit has run, as its test log shows. */
-async function executions(): Promise<unknown[]> {
-  const response = await fetch(`${own.scalekit.url}/_control/executions`);
-  return ((await response.json()) as { executions: unknown[] }).executions;
-}
+/** Every RPC the Scalekit emulator has received since `since`. */
+const rpcsSince = (since: number) => scalekitControl(own.scalekit.url).rpcs(since);
 
 describe('account policy: email', { timeout: 60_000 }, () => {
   it('refuses another person’s Asana account with 403 account_mismatch; the connection is not ACTIVE', async () => {
     // Prepare
     const params = await consentAs(OTHER);
+    const start = await cursor(() => rpcsSince(0));
 
     // Act
     const refused = await call('POST', '/connections/asana/verify', params);
+    const verifyRpcs = (await rpcsSince(start)).map((rpc) => rpc.rpc);
     const listed = await call('GET', '/connections');
 
     // Assess
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('account_mismatch');
     expect(JSON.stringify(refused.body)).not.toContain(person(OTHER).email);
+    // Verified once, then the account deleted at Scalekit.
+    expect(verifyRpcs.filter((rpc) => rpc === 'VerifyConnectedAccountUser')).toHaveLength(1);
+    expect(verifyRpcs.at(-1)).toBe('DeleteConnectedAccount');
     expect(listed.status).toBe(200);
     expect(listed.body.connections).toEqual([{ connection: 'asana', status: 'NOT_CONNECTED', account: null, checkedAt: null }]);
 
     // Act: the same verify again.
-    const before = (await executions()).length;
+    const before = await cursor(() => rpcsSince(0));
     const again = await call('POST', '/connections/asana/verify', params);
 
-    // Assess: the same refusal, and Scalekit ran nothing for it.
+    // Assess: the same refusal, and Scalekit was not called at all.
     expect(again.status).toBe(403);
     expect(again.body.error.code).toBe('account_mismatch');
-    expect(await executions()).toHaveLength(before);
+    expect(await rpcsSince(before)).toEqual([]);
     expect((await call('GET', '/connections')).body.connections[0].status).toBe('NOT_CONNECTED');
   });
 
