@@ -40,6 +40,23 @@ export const routes: readonly Route[] = [
   route('POST', '/conversations/{id}/approvals', 'chat'),
 ];
 
+/**
+ * A route answered without a token (`auth: 'none'`): the committed OpenAPI document, served as
+ * a file by the local gateway and by a mock integration of API Gateway (no function runs).
+ */
+export interface OpenRoute {
+  readonly method: 'GET';
+  readonly path: string;
+  readonly auth: 'none';
+  /** The file served, relative to the project root. */
+  readonly file: string;
+}
+
+/** The OpenAPI document of this contract, committed in the repository (`npm run openapi` writes it). */
+export const OPENAPI_DOCUMENT = 'docs/openapi.json';
+
+export const openRoutes: readonly OpenRoute[] = [{ method: 'GET', path: '/openapi.json', auth: 'none', file: OPENAPI_DOCUMENT }];
+
 /** Functions that are not behind a route: invoked by schedule (and locally by the gateway's `_control` route). */
 export const scheduledFunctions = ['connection-status'] as const;
 
@@ -48,9 +65,9 @@ export interface RouteMatch {
   readonly pathParameters: Record<string, string>;
 }
 
-/** The methods routed at a resource path (`/conversations/{id}`), in table order. */
+/** The methods routed at a resource path (`/conversations/{id}`), in table order (open routes included). */
 export function methodsAt(resourcePath: string): HttpMethod[] {
-  return routes.filter((candidate) => candidate.path === resourcePath).map((candidate) => candidate.method);
+  return [...routes, ...openRoutes].filter((candidate) => candidate.path === resourcePath).map((candidate) => candidate.method);
 }
 
 /** The path parameters when a concrete path fits a resource path, else `undefined`. */
@@ -77,7 +94,7 @@ function paramsIfFits(resourcePath: string, segments: readonly string[]): Record
 /** The resource path (`/conversations/{id}`) a concrete path belongs to, whatever the method. */
 export function resourcePathOf(path: string): string | undefined {
   const segments = path.split('/').filter(Boolean);
-  return routes.find((candidate) => paramsIfFits(candidate.path, segments) !== undefined)?.path;
+  return [...routes, ...openRoutes].find((candidate) => paramsIfFits(candidate.path, segments) !== undefined)?.path;
 }
 
 /** Finds the route for a concrete path. `methodAllowed` is false when the path exists under another method. */

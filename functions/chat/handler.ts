@@ -1,4 +1,3 @@
-import * as z from 'zod/mini';
 import '../validation';
 import { once } from '../adapters/runtime';
 import {
@@ -15,31 +14,11 @@ import {
 import { isConversationId } from '../core/domain';
 import { DomainError } from '../core/errors';
 import type { Faults } from '../core/faults';
+import { approvalBody, listQuery, messageBody, resumeBody } from '../http/contract';
 import { httpHandler } from '../http/handler';
 import { parseBody, parseQuery, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
 import { chatDeps } from './deps';
-
-/** `API.md`: a message over 16 KiB of UTF-8 is refused with 413. */
-const MAX_MESSAGE_BYTES = 16 * 1024;
-
-const verifyUrl = z.optional(z.string().check(z.maxLength(2048)));
-const message = z.string().check(
-  z.refine((text: string) => Buffer.byteLength(text, 'utf8') <= MAX_MESSAGE_BYTES, { message: 'too_large' }),
-  z.refine((text: string) => text.trim().length > 0, { message: 'must hold at least one non-whitespace character' }),
-);
-
-const messageBody = z.strictObject({ message, verifyUrl });
-const resumeBody = z.strictObject({ verifyUrl });
-const approvalBody = z.strictObject({
-  toolUseId: z.string().check(z.minLength(1), z.maxLength(256)),
-  decision: z.enum(['approve', 'deny']),
-  verifyUrl,
-});
-const listQuery = z.object({
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
-  nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
-});
 
 /** A message over the size limit is a 413, not a 400: checked before the schema. */
 function parseMessageBody(event: Parameters<typeof parseBody>[0]) {

@@ -1,12 +1,10 @@
-import * as z from 'zod/mini';
 import '../validation';
 import { deps } from './deps';
 import { assertKnownConnection, connect, disconnect, listConnections } from '../core/connections';
+import { connectBody } from '../http/contract';
 import { httpHandler } from '../http/handler';
 import { parseBody, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
-
-const connectBody = z.strictObject({ verifyUrl: z.optional(z.string().check(z.maxLength(2048))) });
 
 /** The `connect` function: `GET /connections`, `POST` and `DELETE /connections/{connection}`. */
 export const handler = httpHandler({

@@ -22,6 +22,9 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_timeout: 504,
 };
 
+/** Every error code of the contract, as the OpenAPI document lists them. */
+export const ERROR_CODES = Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]];
+
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** The HTTP status of a contract error code. */

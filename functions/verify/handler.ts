@@ -1,15 +1,10 @@
-import * as z from 'zod/mini';
 import '../validation';
 import { deps } from './deps';
 import { assertKnownConnection, verify } from '../core/connections';
+import { verifyBody } from '../http/contract';
 import { httpHandler } from '../http/handler';
 import { parseBody, pathParam } from '../http/request';
 import { json } from '../http/response';
-
-const verifyBody = z.strictObject({
-  authRequestId: z.string().check(z.minLength(1), z.maxLength(1024)),
-  state: z.string().check(z.minLength(1), z.maxLength(1024)),
-});
 
 /** The `verify` function: `POST /connections/{connection}/verify`. */
 export const handler = httpHandler({

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { JwtVerifier } from 'aws-jwt-verify';
@@ -7,7 +8,7 @@ import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { FetchJwksFetcher } from '../../functions/http/identity';
 import { edgeHeaders, preflightHeaders } from '../../functions/http/headers';
 import { errorBody } from '../../functions/http/response';
-import { type FunctionName, matchRoute, methodsAt, resourcePathOf } from '../routes';
+import { type FunctionName, matchRoute, methodsAt, openRoutes, resourcePathOf } from '../routes';
 import {
   installLambdaRuntimeGlobals,
   isStreamingHandler,
@@ -228,6 +229,13 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
         res.end();
         return;
       }
+    }
+
+    const open = openRoutes.find((route) => route.path === url.pathname);
+    if (open) {
+      // No token: the committed file, read on each request so a regenerated document is served at once.
+      if (method !== open.method) return sendError(res, 404, 'not_found', 'No such route.');
+      return send(res, 200, readFileSync(new URL(`../../${open.file}`, import.meta.url), 'utf8'));
     }
 
     const { match } = matchRoute(method, url.pathname);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type CfnElement, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import {
   AccessLogField,
@@ -36,7 +38,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { edgeHeaders, preflightHeaders } from '../../functions/http/headers';
-import { OnbehalfFunction, type SecretEnvName } from '../constructs/onbehalf-function';
+import { OnbehalfFunction, PROJECT_ROOT, type SecretEnvName } from '../constructs/onbehalf-function';
 import {
   LATENCY_METRICS,
   LIMIT_METRICS,
@@ -46,7 +48,7 @@ import {
   TOKEN_METRICS,
   TOOL_CALL_METRICS,
 } from '../../functions/metric-names';
-import { routes, type HttpMethod, type Route } from '../routes';
+import { openRoutes, routes, type HttpMethod, type Route } from '../routes';
 import { functionEnvironment, type Settings } from '../settings';
 import { errorTemplate, gatewayErrorResponses } from './gateway-responses';
 import { functionSpecs, type DeployedFunctionName } from './function-specs';
@@ -226,6 +228,25 @@ export class ApiStack extends Stack {
         authorizationType: AuthorizationType.COGNITO,
         authorizationScopes: [route.scope],
       });
+      methodsByResource.set(resource, [...(methodsByResource.get(resource) ?? []), route.method]);
+    }
+
+    for (const route of openRoutes) {
+      const resource = api.root.resourceForPath(route.path);
+      const method = resource.addMethod(route.method, servedFile(route.file, edgeHeaders(settings.webOrigin)), {
+        authorizationType: AuthorizationType.NONE,
+        methodResponses: [
+          {
+            statusCode: '200',
+            responseParameters: Object.fromEntries(
+              ['Content-Type', ...Object.keys(edgeHeaders(settings.webOrigin))].map((name) => [`method.response.header.${name}`, true]),
+            ),
+          },
+        ],
+      });
+      const reason =
+        'The contract serves its OpenAPI document without a token: a constant of the deployment, answered by a mock integration (no function runs).';
+      Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason }, { id: 'AwsSolutions-COG4', reason });
       methodsByResource.set(resource, [...(methodsByResource.get(resource) ?? []), route.method]);
     }
 
@@ -462,6 +483,29 @@ function chatMetric(metricName: string, period: Duration, statistic = 'Sum'): Me
 }
 
 /** Header values as API Gateway mappings want them: static values in single quotes. */
+/**
+ * `GET` of a committed file of the project (the OpenAPI document): a mock integration answering
+ * it as JSON with `headers`. The file travels base64-encoded and the response template decodes
+ * it, so none of its characters (`$`, `#`) is read as template language.
+ */
+function servedFile(file: string, headers: Record<string, string>): MockIntegration {
+  const encoded = readFileSync(join(PROJECT_ROOT, file)).toString('base64');
+  const parameters = asHeaderParameters({ 'Content-Type': 'application/json', ...headers });
+  return new MockIntegration({
+    requestTemplates: { 'application/json': '{"statusCode": 200}' },
+    passthroughBehavior: PassthroughBehavior.NEVER,
+    integrationResponses: [
+      {
+        statusCode: '200',
+        responseParameters: Object.fromEntries(
+          Object.entries(parameters).map(([name, value]) => [`method.response.header.${name}`, value]),
+        ),
+        responseTemplates: { 'application/json': `$util.base64Decode("${encoded}")` },
+      },
+    ],
+  });
+}
+
 function asHeaderParameters(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, `'${value}'`]));
 }

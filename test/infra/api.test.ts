@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../functions/core/errors';
 import { statusOf } from '../../functions/http/response';
 import { STAGE_NAME } from '../../infra/stacks/api-stack';
 import { functionSpecs } from '../../infra/stacks/function-specs';
-import { routes, USER_SCOPE } from '../../infra/routes';
+import { OPENAPI_DOCUMENT, openRoutes, routes, USER_SCOPE } from '../../infra/routes';
+import { PROJECT_ROOT } from '../../infra/constructs/onbehalf-function';
 import { logicalId, resourcesOf, synthesize, type Synthesized } from './synth';
 
 let synth: Synthesized;
@@ -49,15 +52,16 @@ describe('REST API methods', () => {
     // Act
     const deployed = methods.map((method) => `${method.httpMethod} ${method.path}`).sort();
     // Assess
-    expect(deployed).toEqual(routes.map((route) => `${route.method} ${route.path}`).sort());
+    expect(deployed).toEqual([...routes, ...openRoutes].map((route) => `${route.method} ${route.path}`).sort());
   });
 
-  it('puts every method behind the Cognito authorizer with the access-token scope; none is open', () => {
+  it('puts every method behind the Cognito authorizer with the access-token scope; only the open routes are not', () => {
     // Prepare
     const authorizerId = logicalId(synth.api, synth.api.node.findChild('Authorizer'));
+    const open = new Set(openRoutes.map((route) => `${route.method} ${route.path}`));
     // Assess
     expect(methods.length).toBeGreaterThan(0);
-    for (const method of methods) {
+    for (const method of methods.filter((candidate) => !open.has(`${candidate.httpMethod} ${candidate.path}`))) {
       expect(method.httpMethod).not.toBe('OPTIONS');
       expect(method.properties, `${method.httpMethod} ${method.path}`).toMatchObject({
         AuthorizationType: 'COGNITO_USER_POOLS',
@@ -87,6 +91,25 @@ describe('REST API methods', () => {
         JSON.stringify({ 'Fn::GetAtt': [functionId, 'Arn'] }),
       );
     }
+  });
+
+  it('answers GET /openapi.json without a token from a mock integration holding the committed document', () => {
+    // Prepare
+    const method = methods.find((candidate) => candidate.httpMethod === 'GET' && candidate.path === '/openapi.json');
+    const integration = method?.properties.Integration as
+      | { IntegrationResponses: { ResponseTemplates: Record<string, string>; ResponseParameters: Record<string, string> }[] }
+      | undefined;
+    const template = integration?.IntegrationResponses[0]?.ResponseTemplates['application/json'] ?? '';
+    const encoded = /^\$util\.base64Decode\("([A-Za-z0-9+/=]+)"\)$/.exec(template)?.[1] ?? '';
+    // Assess
+    expect(method?.properties).toMatchObject({ AuthorizationType: 'NONE', Integration: { Type: 'MOCK' } });
+    expect(method?.properties.AuthorizerId).toBeUndefined();
+    expect(Buffer.from(encoded, 'base64').toString('utf8')).toBe(readFileSync(join(PROJECT_ROOT, OPENAPI_DOCUMENT), 'utf8'));
+    expect(integration?.IntegrationResponses[0]?.ResponseParameters).toMatchObject({
+      'method.response.header.Content-Type': "'application/json'",
+      'method.response.header.Cache-Control': "'no-store'",
+      'method.response.header.X-Content-Type-Options': "'nosniff'",
+    });
   });
 
   it('never routes to the scheduled connection-status function', () => {

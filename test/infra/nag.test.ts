@@ -87,6 +87,8 @@ describe('cdk-nag AwsSolutionsChecks', () => {
       [
         'AwsSolutions-APIG2',
         'AwsSolutions-APIG3',
+        'AwsSolutions-APIG4',
+        'AwsSolutions-COG4',
         'AwsSolutions-COG2',
         'AwsSolutions-COG8',
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
