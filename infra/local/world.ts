@@ -7,7 +7,14 @@ const gid = z.string().regex(/^\d+$/, 'a gid is a string of digits');
 /** The shape of a world file (`../shared/WORLD.md`): who exists, in Cognito and in Asana, and what they can see. */
 export const worldSchema = z
   .strictObject({
-    workspace: z.strictObject({ gid, name: z.string().min(1) }),
+    workspace: z.strictObject({
+      gid,
+      name: z.string().min(1),
+      /** `false`: task search answers `402`, as on Asana's free plans (default `true`). */
+      premium: z.boolean().optional(),
+      /** Task search does not see tasks created or changed within this many milliseconds (default 0). */
+      searchLagMs: z.number().int().min(0).optional(),
+    }),
     people: z
       .array(
         z.strictObject({

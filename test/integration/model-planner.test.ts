@@ -340,6 +340,18 @@ describe.each([worldA, worldB])('the planner on $label', (world) => {
     expectOnlyKnownGids(asana);
   });
 
+  it('says task search is unavailable when Asana answers it 402 (free plan)', async () => {
+    // Prepare: what the product passes on of Asana's 402
+    const asana = new FakeAsanaTools(world, { asana_task_search: '402: Search is only available to premium users.' });
+
+    // Act
+    const { reply } = await converse(`Add a comment "Looks good to me" to the task "${world.ask.commentTask}"`, asana);
+
+    // Assess
+    expect(reply).toContain('task search is unavailable');
+    expect(asana.calls.filter((c) => c.name === 'asana_story_create')).toEqual([]);
+  });
+
   it('reports a failed tool call with its message', async () => {
     // Prepare
     const asana = new FakeAsanaTools(world, { asana_project_tasks_list: 'Forbidden: you do not have access to this project' });

@@ -15,9 +15,18 @@ export class AsanaApiError extends Error {
 export const ERROR_HELP =
   'For more information on API status codes and how to handle them, read the docs on errors: https://developers.asana.com/docs/errors';
 
-/** The scopes of the consent form's two choices (WORLD.md). */
+/** The scopes of the consent form's two choices when the app asks for none (WORLD.md). */
 export const READ_SCOPES = ['users:read', 'workspaces:read', 'projects:read', 'tasks:read', 'stories:read'] as const;
 export const WRITE_SCOPES = [...READ_SCOPES, 'tasks:write', 'stories:write'] as const;
+/** As in Asana: the workspace typeahead (finding projects by name) needs its own scope… */
+export const TYPEAHEAD_SCOPE = 'workspaces.typeahead:read';
+/** …and so does deleting a task. An app gets them only by asking for them. */
+export const DELETE_SCOPE = 'tasks:delete';
+/** Every scope the emulator knows: what a consent may grant. */
+export const KNOWN_SCOPES: readonly string[] = [...WRITE_SCOPES, TYPEAHEAD_SCOPE, DELETE_SCOPE];
+
+/** Asana's answer to task search in a workspace without a premium plan. */
+export const SEARCH_NOT_PREMIUM = 'Search is only available to premium users.';
 
 /** One authenticated API call, as a route handler sees it. */
 export interface ApiCall {
@@ -78,7 +87,7 @@ export class AsanaApi {
         this.one('workspace', this.workspaceParam(c.params.workspace_gid, 'workspace'), c),
       ),
       route('GET', '/workspaces/{workspace_gid}/users', 'users:read', (c) => this.listUsers(c, false)),
-      route('GET', '/workspaces/{workspace_gid}/typeahead', 'workspaces:read', (c) => this.typeahead(c)),
+      route('GET', '/workspaces/{workspace_gid}/typeahead', TYPEAHEAD_SCOPE, (c) => this.typeahead(c)),
       route('GET', '/workspaces/{workspace_gid}/tasks/search', 'tasks:read', (c) => this.searchTasks(c)),
       route('GET', '/projects', 'projects:read', (c) => this.listProjects(c)),
       route('GET', '/projects/{project_gid}', 'projects:read', (c) =>
@@ -101,7 +110,7 @@ export class AsanaApi {
       route('GET', '/user_task_lists/{user_task_list_gid}/tasks', 'tasks:read', (c) => this.userTaskListTasks(c)),
       route('POST', '/tasks', 'tasks:write', (c) => this.createTask(c)),
       route('PUT', '/tasks/{task_gid}', 'tasks:write', (c) => this.updateTask(c)),
-      route('DELETE', '/tasks/{task_gid}', 'tasks:write', (c) => this.deleteTask(c)),
+      route('DELETE', '/tasks/{task_gid}', DELETE_SCOPE, (c) => this.deleteTask(c)),
       route('POST', '/tasks/{task_gid}/stories', 'stories:write', (c) => this.createStory(c)),
       route('POST', '/tasks/{task_gid}/subtasks', 'tasks:write', (c) => this.createSubtask(c)),
       route('POST', '/tasks/{task_gid}/addProject', 'tasks:write', (c) => this.addProject(c)),
@@ -230,6 +239,14 @@ export class AsanaApi {
   /** Tasks in a workspace by text (name and notes), assignee, completion or project; never past visibility. */
   private searchTasks(call: ApiCall): ApiResult {
     this.workspaceParam(call.params.workspace_gid, 'workspace');
+    // Search is a premium feature, and its index lags behind the tasks (world options, WORLD.md).
+    if (this.store.workspace.premium === false) throw new AsanaApiError(402, SEARCH_NOT_PREMIUM);
+    const indexedBefore = Date.now() - (this.store.workspace.searchLagMs ?? 0);
+    const indexed = (t: TaskRecord): boolean => {
+      // A seeded task never changed since is indexed; anything created or changed since only after the lag.
+      const seededOnly = t.createdBy === null && t.modifiedAt === t.createdAt;
+      return seededOnly || Date.parse(t.modifiedAt) <= indexedBefore;
+    };
     const q = call.query;
     const text = q.get('text')?.trim().toLowerCase();
     const completed = parseBoolean(q.get('completed'), 'completed');
@@ -238,6 +255,7 @@ export class AsanaApi {
     const limit = parseLimit(q.get('limit'), 'limit') ?? MAX_LIMIT;
     const found = this.store
       .visibleTasks(call.viewer)
+      .filter(indexed)
       .filter((t) => !text || t.name.toLowerCase().includes(text) || t.notes.toLowerCase().includes(text))
       .filter((t) => completed === undefined || t.completed === completed)
       .filter((t) => !assignees || (t.assignee !== null && assignees.includes(t.assignee)))

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../service';
-import { READ_SCOPES, WRITE_SCOPES } from './api';
+import { KNOWN_SCOPES, WRITE_SCOPES } from './api';
 import { escapeHtml } from './present';
 import type { AsanaStore, AsanaUser, GrantRecord } from './store';
 
@@ -27,8 +27,9 @@ export type Authentication =
 const CODE_TTL_MS = 10 * 60 * 1000;
 /** Fields of the consent form that are never carried over as hidden inputs. */
 const FORM_OWN_FIELDS = new Set(['scope', 'email', 'password']);
-const READ_SCOPE = READ_SCOPES.join(' ');
-const WRITE_SCOPE = WRITE_SCOPES.join(' ');
+/** What `issueTokenFor` grants: every known scope (`write`), or the read scopes of them (`read`). */
+const READ_SCOPE = KNOWN_SCOPES.filter((scope) => scope.endsWith(':read')).join(' ');
+const WRITE_SCOPE = KNOWN_SCOPES.join(' ');
 
 /**
  * Asana's OAuth 2 authorization-code flow as WORLD.md's consent hops describe it: an HTML consent
@@ -95,7 +96,7 @@ export class AsanaOAuth {
   private showConsent(res: ServerResponse, params: URLSearchParams): void {
     const problem = this.checkAuthorizeParams(params);
     if (problem) return sendHtml(res, 400, errorPage(problem));
-    sendHtml(res, 200, consentPage(params.get('client_id') ?? '', hiddenFields(params), '', undefined));
+    sendHtml(res, 200, consentPage(params.get('client_id') ?? '', hiddenFields(params), '', undefined, params.get('scope')));
   }
 
   private submitConsent(res: ServerResponse, form: URLSearchParams): void {
@@ -108,7 +109,7 @@ export class AsanaOAuth {
       return sendHtml(res, 401, consentPage(form.get('client_id') ?? '', hiddenFields(form), email, 'Wrong email or password.'));
     }
     const scope = (form.get('scope') ?? '').split(/\s+/).filter(Boolean);
-    if (scope.length === 0 || !scope.every((s) => (WRITE_SCOPES as readonly string[]).includes(s))) {
+    if (scope.length === 0 || !scope.every((s) => KNOWN_SCOPES.includes(s))) {
       return sendHtml(
         res,
         400,
@@ -319,8 +320,27 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
   res.end(html);
 }
 
+/**
+ * The two choices of the consent page. Read-write grants what the app asked for (its known
+ * scopes; the default read-write set when it asked for none), as Asana shows the scopes an app
+ * registered. Read-only keeps only the `:read` scopes of it: a local convenience Asana does not offer.
+ */
+function scopeChoices(requested: string | null | undefined): { read: string; write: string } {
+  // Without a request, the form's two choices of WORLD.md.
+  const asked = (requested ?? '').split(/[\s,]+/).filter((scope) => KNOWN_SCOPES.includes(scope));
+  const write = asked.length > 0 ? asked : [...WRITE_SCOPES];
+  return { read: write.filter((scope) => scope.endsWith(':read')).join(' '), write: write.join(' ') };
+}
+
 /** The consent page: exactly one form, attributes double-quoted, every value escaped (WORLD.md). */
-function consentPage(clientId: string, hidden: [string, string][], email: string, error: string | undefined): string {
+function consentPage(
+  clientId: string,
+  hidden: [string, string][],
+  email: string,
+  error: string | undefined,
+  requested?: string | null,
+): string {
+  const choices = scopeChoices(requested);
   const inputs = hidden
     .map(([name, value]) => `    <input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('\n');
@@ -336,8 +356,8 @@ ${inputs}
     <p><label>Password <input type="password" name="password" autocomplete="current-password" required></label></p>
     <fieldset>
       <legend>Access</legend>
-      <label><input type="radio" name="scope" value="${READ_SCOPE}"> Read only</label>
-      <label><input type="radio" name="scope" value="${WRITE_SCOPE}" checked> Read and write</label>
+      <label><input type="radio" name="scope" value="${escapeHtml(choices.read)}"> Read only</label>
+      <label><input type="radio" name="scope" value="${escapeHtml(choices.write)}" checked> Read and write</label>
     </fieldset>
     <p><button type="submit">Allow</button></p>
   </form>

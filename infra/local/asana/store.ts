@@ -121,7 +121,7 @@ const NEW_GID_FLOOR = 1_210_000_000_000_000n;
  * on {@link AsanaStore.save}; without one it lives in memory only.
  */
 export class AsanaStore {
-  readonly workspace: { readonly gid: string; readonly name: string };
+  readonly workspace: { readonly gid: string; readonly name: string; readonly premium?: boolean; readonly searchLagMs?: number };
   readonly users: ReadonlyMap<string, AsanaUser>;
   readonly projects: ReadonlyMap<string, AsanaProject>;
   readonly state: AsanaState;

@@ -211,7 +211,9 @@ function myOpenTasks(s: Session): string {
   } else {
     throw missingTool(action, 'asana_tasks_list');
   }
-  const open = uniqueByGid(results.flatMap((o) => named(succeeded(o, action)))).filter((t) => t.record.completed !== true);
+  const open = uniqueByGid(results.flatMap((o) => named(succeeded(searchAvailable(o, action), action)))).filter(
+    (t) => t.record.completed !== true,
+  );
   if (open.length === 0) return 'You have no open tasks.';
   return `You have ${count(open.length, 'open task')}: ${open.map((t) => t.name).join(', ')}.`;
 }
@@ -335,7 +337,7 @@ function findTask(s: Session, taskName: string, action: string): Named {
     const workspaces = listWorkspaces(s, action);
     candidates = s
       .all(workspaces.map((w) => s.call('asana_task_search', { workspace_gid: w.gid, text: taskName, opt_fields: 'name' })))
-      .flatMap((o) => named(succeeded(o, action)));
+      .flatMap((o) => named(succeeded(searchAvailable(o, action), action)));
   } else if (s.has('asana_projects_list') && (s.has('asana_project_tasks_list') || s.has('asana_tasks_list'))) {
     // No search tool: look through every project the caller can see.
     const workspaces = s.has('asana_workspaces_list') ? listWorkspaces(s, action) : undefined;
@@ -490,6 +492,16 @@ class Session {
     if (missing.length > 0) throw new NeedCalls(missing);
     return outcomes;
   }
+}
+
+/** Asana offers task search only on premium plans (`402` otherwise): say so plainly instead of relaying the error. */
+function searchAvailable(outcome: Outcome, action: string): Outcome {
+  if (!outcome.ok && /premium|\b402\b|payment required/i.test(outcome.error)) {
+    throw new FinalAnswer(
+      `I couldn't ${action}: task search is unavailable in this Asana workspace (Asana offers it only on premium plans).`,
+    );
+  }
+  return outcome;
 }
 
 function succeeded(outcome: Outcome, action: string): unknown {

@@ -1,15 +1,21 @@
 import { z } from 'zod';
 import type { OAuthGrant } from './store';
 
-/** The read-write scopes the emulator asks Asana for; the user may grant the read-only set instead. */
+/**
+ * The scopes the local Asana connection asks for: what the 20 default tools need, plus
+ * `tasks:delete` so a deployment that allows the delete tool works locally too. The user may grant
+ * the read-only part instead (a local convenience).
+ */
 export const ASANA_REQUESTED_SCOPES = [
   'users:read',
   'workspaces:read',
+  'workspaces.typeahead:read',
   'projects:read',
   'tasks:read',
   'stories:read',
   'tasks:write',
   'stories:write',
+  'tasks:delete',
 ] as const;
 
 const tokenResponseSchema = z.object({

@@ -32,17 +32,19 @@ export function findTool(name: string): CatalogTool | undefined {
 }
 
 /**
- * The OAuth scope a tool needs beyond the read scopes: reading tools need none; writing a comment
- * (a story) needs `stories:write`; every other write or delete needs `tasks:write`.
+ * The OAuth scope a tool needs beyond the plain read scopes: writing a comment (a story) needs
+ * `stories:write`, every other write `tasks:write`, a delete `tasks:delete`, and finding projects
+ * by name (the workspace typeahead) `workspaces.typeahead:read`, as Asana requires.
  */
-export function requiredWriteScope(tool: CatalogTool): string | undefined {
-  if (tool.kind === 'read') return undefined;
-  return tool.name.startsWith('asana_story_') ? 'stories:write' : 'tasks:write';
+export function requiredScope(tool: CatalogTool): string | undefined {
+  if (tool.kind === 'delete') return 'tasks:delete';
+  if (tool.kind === 'write') return tool.name.startsWith('asana_story_') ? 'stories:write' : 'tasks:write';
+  return tool.name === 'asana_projects_search' ? 'workspaces.typeahead:read' : undefined;
 }
 
 /** Whether a grant with these scopes may use the tool (and so sees it in its scoped tool list). */
 export function grantAllows(tool: CatalogTool, scopes: readonly string[]): boolean {
-  const needed = requiredWriteScope(tool);
+  const needed = requiredScope(tool);
   return needed === undefined || scopes.includes(needed) || scopes.includes('default');
 }
 
