@@ -1,3 +1,4 @@
+import catalog from '../../functions/core/asana-tools.json';
 import { UpstreamError } from '../../functions/core/errors';
 import type { ConnectedAccountInfo, ConnectionStatus, PinnedAccount, ToolDefinition, ToolExecution } from '../../functions/core/domain';
 import type { ConnectedAccounts } from '../../functions/core/ports';
@@ -208,11 +209,19 @@ export class FakeConnectedAccounts implements ConnectedAccounts {
   }
 }
 
+/** A tool that takes any object: the loop's tests are not about inputs (those use {@link catalogTool}). */
 const tool = (name: string, description: string): ToolDefinition => ({
   name,
   description,
-  input_schema: { type: 'object', properties: {}, required: [] },
+  input_schema: { type: 'object', additionalProperties: true },
 });
+
+/** A tool exactly as the catalog lists it, with its real input schema. */
+export function catalogTool(name: string): ToolDefinition {
+  const listed = catalog.find((candidate) => candidate.name === name);
+  if (!listed) throw new Error(`${name} is not in the catalog`);
+  return { name: listed.name, description: listed.description, input_schema: listed.input_schema };
+}
 
 /** A small Asana catalog: reads, writes, and one tool no deployment allowlists. */
 export const DEFAULT_TOOLS: readonly ToolDefinition[] = [

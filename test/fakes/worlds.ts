@@ -21,8 +21,7 @@ export const connectionSettings = (overrides: Partial<ConnectionSettings> = {}):
 });
 
 /** The connections use cases over fresh fakes. */
-export function connectionsWorld(overrides: Partial<ConnectionSettings> = {}) {
-  const accounts = new FakeConnectedAccounts();
+export function connectionsWorld(overrides: Partial<ConnectionSettings> = {}, accounts = new FakeConnectedAccounts()) {
   const store = new FakeConnectionStore();
   const clock = new ManualClock();
   const users = new FakeUserDirectory();
@@ -52,8 +51,8 @@ export const chatSettings = (overrides: Partial<ChatSettings> = {}): ChatSetting
 });
 
 /** The chat use cases over fresh fakes; the caller's account starts ACTIVE unless told otherwise. */
-export function chatWorld(options: { settings?: Partial<ChatSettings>; model?: ScriptedModel } = {}) {
-  const connections = connectionsWorld();
+export function chatWorld(options: { settings?: Partial<ChatSettings>; model?: ScriptedModel; accounts?: FakeConnectedAccounts } = {}) {
+  const connections = connectionsWorld({}, options.accounts);
   const { accounts, clock } = connections;
   const conversations = new FakeConversationStore();
   const model = options.model ?? new ScriptedModel();

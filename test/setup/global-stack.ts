@@ -7,7 +7,8 @@ import { loadWorld, type World } from '../../infra/local/world';
  * connections.test (tess, theo, tina, toby, tara, tom, tilda, ted), chat.test (tyler, tanya,
  * tobias, trent, troy, tobin), upstream-and-secrets.test (tyra, tad), reliability.test (tao),
  * approvals.test (tia), the bundle test (tristan), the CLI test (tamsin), the Scalekit attack
- * tests (tarik, toril, tage), the edge attack tests (tuva, tove). `alice` and `bob`
+ * tests (tarik, toril, tage), the edge attack tests (tuva, tove), the injection attack suite
+ * (mallory, victoria). `alice` and `bob`
  * are only ever connected, never revoked.
  */
 export const TESTERS = [
@@ -36,6 +37,8 @@ export const TESTERS = [
   'tage',
   'tuva',
   'tove',
+  'mallory',
+  'victoria',
 ] as const;
 
 /** The world the suite runs on: the configured world plus the testers, members of no private project. */

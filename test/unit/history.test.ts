@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inputHash, truncateResult } from '../../functions/core/chat';
+import { inputHash } from '../../functions/core/chat';
 import { estimateTokens, fitWindow, opensExchange, replyOf } from '../../functions/core/history';
 import type { ContentBlock, Message, StoredMessage } from '../../functions/core/domain';
 import { expectPaired } from '../fakes';
@@ -177,46 +177,6 @@ describe('opensExchange and replyOf', () => {
     // Assess
     expect(a).toBeGreaterThan(0);
     expect(b).toBeGreaterThan(a + 400);
-  });
-});
-
-describe('truncateResult', () => {
-  it('returns a result within the limit unchanged', () => {
-    // Prepare
-    const text = 'é'.repeat(100); // 200 bytes
-
-    // Act
-    const result = truncateResult(text, 200);
-
-    // Assess
-    expect(result).toBe(text);
-  });
-
-  describe.each([
-    { kind: 'ASCII', unit: 'a' },
-    { kind: '2-byte UTF-8', unit: 'é' },
-    { kind: '3-byte UTF-8', unit: '任' },
-    { kind: '4-byte UTF-8 (surrogate pairs)', unit: '🚀' },
-    { kind: 'mixed widths', unit: 'a任é🚀' },
-  ])('over the limit, with $kind text', ({ unit }) => {
-    it.each([200, 201, 202, 203, 1024])('keeps within %i bytes, shows a visible marker and never a broken character', (maxBytes) => {
-      // Prepare
-      const text = unit.repeat(2000);
-
-      // Act
-      const result = truncateResult(text, maxBytes);
-
-      // Assess
-      expect(Buffer.byteLength(result, 'utf8')).toBeLessThanOrEqual(maxBytes);
-      expect(result).toMatch(/\[truncated: the result was \d+ bytes; only the first \d+ are shown\]$/);
-      expect(result).toContain(`${Buffer.byteLength(text, 'utf8')} bytes`);
-      expect(result).not.toContain('\uFFFD');
-      const kept = result.slice(0, result.indexOf('\n…[truncated'));
-      expect(text.startsWith(kept)).toBe(true);
-      expect(kept.length).toBeGreaterThan(0);
-      // As much as fits is kept: less than one (at most 4-byte) character is wasted.
-      expect(Buffer.byteLength(result, 'utf8')).toBeGreaterThan(maxBytes - 4);
-    });
   });
 });
 

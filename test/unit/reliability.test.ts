@@ -1,3 +1,4 @@
+import { markUntrusted } from '../../functions/core/tool-output';
 import { describe, expect, it } from 'vitest';
 import {
   decideApproval,
@@ -141,8 +142,16 @@ describe('crashes around several tools of one message', () => {
     ).toEqual(['One', 'Two']);
     const results = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
     expect(results).toEqual([
-      { type: 'tool_result', tool_use_id: 'toolu_1', content: JSON.stringify({ gid: '77', name: 'One' }) },
-      { type: 'tool_result', tool_use_id: 'toolu_2', content: JSON.stringify({ gid: '77', name: 'Two' }) },
+      {
+        type: 'tool_result',
+        tool_use_id: 'toolu_1',
+        content: markUntrusted('asana_task_create', JSON.stringify({ gid: '77', name: 'One' })),
+      },
+      {
+        type: 'tool_result',
+        tool_use_id: 'toolu_2',
+        content: markUntrusted('asana_task_create', JSON.stringify({ gid: '77', name: 'Two' })),
+      },
     ]);
   });
 

@@ -23,6 +23,7 @@ const facts = (fields: Partial<ToolCallFacts>): ToolCallFacts => ({
   policy: 'allow',
   available: true,
   inputHash: HASH,
+  inputProblems: [],
   ...fields,
 });
 
@@ -47,6 +48,22 @@ const cases: [string, Partial<ToolCallFacts>, ToolDecisionKind][] = [
   ['a denied tool is denied', { policy: 'deny' }, { kind: 'denied' }],
   ['a denied tool is denied before its availability matters', { policy: 'deny', available: false }, { kind: 'denied' }],
   ['a tool no connection offers is refused', { available: false }, { kind: 'refused' }],
+  [
+    'a call whose input breaks the schema is invalid',
+    { inputProblems: ['input.x is required'] },
+    { kind: 'invalid', problems: ['input.x is required'] },
+  ],
+  [
+    'an invalid call is never proposed for approval',
+    { policy: 'confirm', inputProblems: ['input.x is required'] },
+    { kind: 'invalid', problems: ['input.x is required'] },
+  ],
+  [
+    'an approved call whose input breaks the schema still does not run',
+    { policy: 'confirm', record: approved(), inputProblems: ['input.x is required'] },
+    { kind: 'invalid', problems: ['input.x is required'] },
+  ],
+  ['a denied tool is denied whatever its input', { policy: 'deny', inputProblems: ['input.x is required'] }, { kind: 'denied' }],
   ['a confirm tool without a record awaits approval and is proposed', { policy: 'confirm' }, { kind: 'await_approval', propose: true }],
   [
     'a confirm tool already proposed awaits approval without proposing again',

@@ -12,7 +12,6 @@
  * - `messages.ts`: message helpers; `settings.ts`: settings and dependencies; `outcome.ts`: the answer.
  */
 export { inputHash } from './approvals';
-export { truncateResult } from './messages';
 export type { RunOutcome, ToolCallView } from './outcome';
 export { type ConversationView, getConversation, listConversations } from './read-models';
 export { type ChatDeps, type ChatSettings, DEFAULT_SYSTEM_PROMPT } from './settings';

@@ -5,7 +5,7 @@ import type { Message, StoredMessage, ToolUseBlock, Usage } from '../domain';
 export const STOP_COMPLETES = new Set(['end_turn', 'stop_sequence', 'refusal']);
 /** Stop reasons after which Claude's answer was cut off. */
 export const STOP_TRUNCATES = new Set(['max_tokens', 'model_context_window_exceeded']);
-/** DynamoDB items stay well under 400 KB: all results of one message share this many bytes. */
+/** DynamoDB items stay well under 400 KB: all results of one message share this many stored bytes. */
 export const MESSAGE_RESULTS_MAX_BYTES = 300_000;
 export const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 };
 
@@ -20,18 +20,6 @@ export const addUsage = (a: Usage, b: Usage): Usage => ({
 
 export const toolUsesOf = (message: Message | undefined): ToolUseBlock[] =>
   (message?.content ?? []).filter((block): block is ToolUseBlock => block.type === 'tool_use');
-
-/** Cuts text to `maxBytes` of UTF-8 with a visible marker, so Claude knows it saw only part. */
-export function truncateResult(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
-  const marker = `\n…[truncated: the result was ${Buffer.byteLength(text, 'utf8')} bytes; only the first ${maxBytes} are shown]`;
-  let cut = Buffer.from(text, 'utf8')
-    .subarray(0, Math.max(0, maxBytes - Buffer.byteLength(marker)))
-    .toString('utf8');
-  // A cut inside a multi-byte character leaves a replacement character: drop it.
-  cut = cut.replace(/\uFFFD$/, '');
-  return cut + marker;
-}
 
 /**
  * The history as Claude accepts it back: empty text blocks dropped, and an assistant message left

@@ -3,7 +3,9 @@ import { UpstreamError } from '../errors';
 import { policyFor } from '../tool-policy';
 import { inputHash } from './approvals';
 import type { HeldConversation } from './conversation';
-import { iso, MESSAGE_RESULTS_MAX_BYTES, truncateResult } from './messages';
+import { toolInputProblems } from '../tool-input';
+import { markUntrusted, storedBytes, truncateStored } from '../tool-output';
+import { iso, MESSAGE_RESULTS_MAX_BYTES } from './messages';
 import type { ToolCallView } from './outcome';
 import type { ChatDeps } from './settings';
 import { decideToolCall, NOT_RUN } from './tool-decision';
@@ -146,10 +148,12 @@ export async function runToolBatch(
   const maxBytes = Math.min(deps.settings.toolResultMaxBytes, Math.floor(MESSAGE_RESULTS_MAX_BYTES / uses.length));
   const needsExecution = uses.some((use) => records.get(use.id)?.outcome === undefined);
   let connectionOf: ReadonlyMap<string, string> = new Map();
+  let schemaOf: ReadonlyMap<string, Record<string, unknown>> = new Map();
   if (needsExecution) {
     const box = await toolbox();
     if (box.kind === 'unauthorized') return box;
     connectionOf = box.connectionOf;
+    schemaOf = box.schemaOf;
   }
 
   const pending: (PendingApproval | undefined)[] = [];
@@ -160,11 +164,13 @@ export async function runToolBatch(
       const record = records.get(use.id);
       const connection = connectionOf.get(use.name);
       const base = baseOf(ctx, use, connection);
+      const schema = schemaOf.get(use.name);
       const decision = decideToolCall({
         record,
         policy: policyFor(deps.settings.toolPolicy, use.name),
         available: connection !== undefined,
         inputHash: base.inputHash,
+        inputProblems: schema ? toolInputProblems(schema, use.input) : [],
       });
       switch (decision.kind) {
         case 'replay':
@@ -177,6 +183,12 @@ export async function runToolBatch(
           return finishCall(ctx, use, base, {
             outcome: 'failed',
             content: `The tool "${use.name}" is not available to this user; it was not run.`,
+            isError: true,
+          });
+        case 'invalid':
+          return finishCall(ctx, use, base, {
+            outcome: 'failed',
+            content: `Not run: the input does not match the tool's schema (${decision.problems.join('; ')}).`,
             isError: true,
           });
         case 'await_approval':
@@ -241,7 +253,7 @@ async function executeCall(
   if (result.kind === 'failed') {
     return finishCall(ctx, use, base, {
       outcome: 'failed',
-      content: truncateResult(`The tool failed: ${result.message}`, maxBytes),
+      content: `The tool failed: ${untrustedWithin(use.name, result.message, maxBytes - storedBytes('The tool failed: '))}`,
       isError: true,
       executionId: result.executionId,
       durationMs,
@@ -250,9 +262,18 @@ async function executeCall(
   const text = typeof result.data === 'string' ? result.data : JSON.stringify(result.data ?? null);
   return finishCall(ctx, use, base, {
     outcome: 'succeeded',
-    content: truncateResult(text, maxBytes),
+    content: untrustedWithin(use.name, text, maxBytes),
     isError: false,
     executionId: result.executionId,
     durationMs,
   });
+}
+
+/**
+ * What Asana returned (or said in refusing), marked as untrusted data and cut so that the whole
+ * takes at most `maxStoredBytes` once stored.
+ */
+function untrustedWithin(toolName: string, text: string, maxStoredBytes: number): string {
+  const wrapper = storedBytes(markUntrusted(toolName, ''));
+  return markUntrusted(toolName, truncateStored(text, Math.max(0, maxStoredBytes - wrapper)));
 }

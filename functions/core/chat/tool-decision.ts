@@ -11,6 +11,8 @@ export type ToolDecisionKind =
   | { readonly kind: 'denied' }
   /** It cannot run at all (no connection offers the tool). */
   | { readonly kind: 'refused' }
+  /** Its input does not match the tool's schema: it never reaches the provider. */
+  | { readonly kind: 'invalid'; readonly problems: readonly string[] }
   /** It needs the user's decision first; `propose` when no record of it exists yet. */
   | { readonly kind: 'await_approval'; readonly propose: boolean }
   /** It runs now. */
@@ -25,17 +27,22 @@ export interface ToolCallFacts {
   readonly available: boolean;
   /** The hash of the input Claude asked with (an approval must match it). */
   readonly inputHash: string;
+  /** How the input breaks the tool's `input_schema` (empty when it follows it). */
+  readonly inputProblems: readonly string[];
 }
 
 /**
  * The per-tool decision, pure: a finished call is replayed, an interrupted one is never run
- * again, then the policy, the tool's availability and the user's recorded decision apply.
+ * again, then the policy, the tool's availability, its input's fit to the schema and the user's
+ * recorded decision apply.
  */
-export function decideToolCall({ record, policy, available, inputHash }: ToolCallFacts): ToolDecisionKind {
+export function decideToolCall({ record, policy, available, inputHash, inputProblems }: ToolCallFacts): ToolDecisionKind {
   if (record?.outcome !== undefined) return { kind: 'replay', result: record.result ?? '', isError: record.isError === true };
   if (record?.startedAt) return { kind: 'interrupted' };
   if (policy === 'deny') return { kind: 'denied' };
   if (!available) return { kind: 'refused' };
+  // Checked before an approval is asked for: the user is never asked to approve a call that cannot run.
+  if (inputProblems.length > 0) return { kind: 'invalid', problems: inputProblems };
   if (policy === 'confirm') {
     const decision = record?.decision;
     if (decision?.decision === 'deny') return { kind: 'denied' };

@@ -4,7 +4,13 @@ import type { ChatDeps } from './settings';
 
 /** The tools Claude may use in this request, or the connection that needs the user first. */
 export type Toolbox =
-  | { readonly kind: 'ready'; readonly tools: readonly ToolDefinition[]; readonly connectionOf: ReadonlyMap<string, string> }
+  | {
+      readonly kind: 'ready';
+      readonly tools: readonly ToolDefinition[];
+      readonly connectionOf: ReadonlyMap<string, string>;
+      /** Each tool's `input_schema` as listed for the caller: what its inputs are checked against. */
+      readonly schemaOf: ReadonlyMap<string, Record<string, unknown>>;
+    }
   | { readonly kind: 'unauthorized'; readonly connection: string };
 
 /**
@@ -26,5 +32,5 @@ export async function openToolbox(deps: Pick<ChatDeps, 'accounts' | 'settings'>,
     }
   }
   tools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { kind: 'ready', tools, connectionOf };
+  return { kind: 'ready', tools, connectionOf, schemaOf: new Map(tools.map((tool) => [tool.name, tool.input_schema])) };
 }
