@@ -98,6 +98,8 @@ export const configSchema = z.object({
   ONBEHALF_MODEL_CALL_BUDGET: positiveInt(20),
   ONBEHALF_HISTORY_TOKEN_BUDGET: positiveInt(100_000),
   ONBEHALF_TOOL_RESULT_MAX_BYTES: positiveInt(100_000),
+  /** How long a conversation is kept after its last write: each item's `ttl` is its write time plus this. */
+  ONBEHALF_CONVERSATION_TTL_DAYS: positiveInt(90),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

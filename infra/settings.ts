@@ -58,6 +58,7 @@ const definitions = {
   modelCallBudget: { env: 'ONBEHALF_MODEL_CALL_BUDGET', schema: fn.ONBEHALF_MODEL_CALL_BUDGET },
   historyTokenBudget: { env: 'ONBEHALF_HISTORY_TOKEN_BUDGET', schema: fn.ONBEHALF_HISTORY_TOKEN_BUDGET },
   toolResultMaxBytes: { env: 'ONBEHALF_TOOL_RESULT_MAX_BYTES', schema: fn.ONBEHALF_TOOL_RESULT_MAX_BYTES },
+  conversationTtlDays: { env: 'ONBEHALF_CONVERSATION_TTL_DAYS', schema: fn.ONBEHALF_CONVERSATION_TTL_DAYS },
   statusSchedule: {
     env: 'ONBEHALF_STATUS_SCHEDULE',
     schema: z
@@ -236,6 +237,7 @@ export function functionEnvironment(settings: Settings): Readonly<Partial<Record
     ONBEHALF_MODEL_CALL_BUDGET: String(settings.modelCallBudget),
     ONBEHALF_HISTORY_TOKEN_BUDGET: String(settings.historyTokenBudget),
     ONBEHALF_TOOL_RESULT_MAX_BYTES: String(settings.toolResultMaxBytes),
+    ONBEHALF_CONVERSATION_TTL_DAYS: String(settings.conversationTtlDays),
     ONBEHALF_ACCOUNT_MATCH: settings.accountMatch,
   };
   if (settings.webOrigin !== undefined) env.ONBEHALF_WEB_ORIGIN = settings.webOrigin;

@@ -8,16 +8,19 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { fitWindow } from '../core/history';
+import { fitWindow, intactHistory } from '../core/history';
 import { type ConversationHeader, isConversationId, type StoredMessage, type ToolDecision, type ToolRecord } from '../core/domain';
 import {
   BadPageToken,
   type ConversationPage,
+  expiryOf,
+  isExpired,
   type ConversationStore,
   type HeaderChanges,
   type Lease,
   LeaseLost,
   LeaseUnavailable,
+  type Retention,
   type ToolFinish,
 } from '../core/ports';
 import { isConditionFailed, keys } from './dynamodb';
@@ -27,15 +30,32 @@ type Item = Record<string, unknown>;
 /** How many messages one page of a window read fetches, newest first. */
 const WINDOW_PAGE = 40;
 
-/** Conversations in the one table: `CONV#`, `MSG#` and `TOOL#` items under `USER#<sub>`. */
+/** The retention when none is given: the default of `ONBEHALF_CONVERSATION_TTL_DAYS`, on the system clock. */
+const DEFAULT_RETENTION: Retention = { days: 90, clock: { now: () => Date.now() } };
+
+/**
+ * Conversations in the one table: `CONV#`, `MSG#` and `TOOL#` items under `USER#<sub>`. Every write
+ * sets the item's `ttl` (the table's TTL attribute) to now plus the retention; every read checks it
+ * too, since the table deletes expired items only some time after they expire.
+ */
 export class DynamoConversationStore implements ConversationStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly retention: Retention = DEFAULT_RETENTION,
   ) {}
 
   private key(sub: string, sk: string) {
     return { pk: keys.user(sub), sk };
+  }
+
+  /** The `ttl` of an item written now. */
+  private ttl(): number {
+    return expiryOf(this.retention);
+  }
+
+  private live(item: Item): boolean {
+    return !isExpired(typeof item.ttl === 'number' ? item.ttl : undefined, this.retention);
   }
 
   async create(sub: string, header: ConversationHeader, first: StoredMessage, lease: Lease): Promise<void> {
@@ -45,14 +65,20 @@ export class DynamoConversationStore implements ConversationStore {
           {
             Put: {
               TableName: this.tableName,
-              Item: { ...this.key(sub, keys.conversation(header.id)), ...header, leaseId: lease.id, leaseExpiresAt: lease.expiresAt },
+              Item: {
+                ...this.key(sub, keys.conversation(header.id)),
+                ...header,
+                leaseId: lease.id,
+                leaseExpiresAt: lease.expiresAt,
+                ttl: this.ttl(),
+              },
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
           {
             Put: {
               TableName: this.tableName,
-              Item: messageItem(sub, header.id, first),
+              Item: messageItem(sub, header.id, first, this.ttl()),
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
@@ -67,9 +93,18 @@ export class DynamoConversationStore implements ConversationStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(sub, keys.conversation(id)),
-          UpdateExpression: 'SET leaseId = :lease, leaseExpiresAt = :expires',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseId) OR leaseExpiresAt < :now)',
-          ExpressionAttributeValues: { ':lease': lease.id, ':expires': lease.expiresAt, ':now': lease.now },
+          UpdateExpression: 'SET leaseId = :lease, leaseExpiresAt = :expires, #ttl = :ttl',
+          // An expired header is no conversation, even before the table deletes it.
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :seconds) AND (attribute_not_exists(leaseId) OR leaseExpiresAt < :now)',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':lease': lease.id,
+            ':expires': lease.expiresAt,
+            ':now': lease.now,
+            ':ttl': this.ttl(),
+            ':seconds': Math.floor(this.retention.clock.now() / 1000),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -102,25 +137,32 @@ export class DynamoConversationStore implements ConversationStore {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: this.key(sub, keys.conversation(id)), ConsistentRead: true }),
     );
-    return Item ? headerOf(Item) : undefined;
+    return Item && this.live(Item) ? headerOf(Item) : undefined;
   }
 
   async list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage> {
-    const { Items } = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.user(sub), ':prefix': 'CONV#' },
-        ScanIndexForward: false,
-        // One more than asked: a token only when a next page really exists.
-        Limit: limit + 1,
-        // A conversation just created is listed (read your own writes, as every other read here).
-        ConsistentRead: true,
-        ExclusiveStartKey: nextToken === undefined ? undefined : { pk: keys.user(sub), sk: decodeToken(nextToken) },
-      }),
-    );
-    const items = (Items ?? []).slice(0, limit);
-    const more = (Items ?? []).length > limit;
+    // One more than asked: a token only when a next page really exists. Expired headers are
+    // skipped, so a page may take more than one query.
+    const found: Item[] = [];
+    let ExclusiveStartKey: Item | undefined = nextToken === undefined ? undefined : { pk: keys.user(sub), sk: decodeToken(nextToken) };
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': keys.user(sub), ':prefix': 'CONV#' },
+          ScanIndexForward: false,
+          Limit: limit + 1 - found.length,
+          // A conversation just created is listed (read your own writes, as every other read here).
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      found.push(...(page.Items ?? []).filter((item) => this.live(item)));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey && found.length <= limit);
+    const items = found.slice(0, limit);
+    const more = found.length > limit;
     const last = items.at(-1);
     return {
       items: items.map(headerOf),
@@ -129,12 +171,15 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void> {
-    const update = updateOf(changes);
+    const ttl = this.ttl();
+    const update = updateOf({ ...changes, ttl });
     try {
       await this.db.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.tableName, Item: messageItem(sub, id, message), ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: { TableName: this.tableName, Item: messageItem(sub, id, message, ttl), ConditionExpression: 'attribute_not_exists(pk)' },
+            },
             {
               Update: {
                 TableName: this.tableName,
@@ -155,7 +200,7 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
-    const update = updateOf(changes);
+    const update = updateOf({ ...changes, ttl: this.ttl() });
     try {
       await this.db.send(
         new UpdateCommand({
@@ -192,6 +237,12 @@ export class DynamoConversationStore implements ConversationStore {
       let enough = false;
       for (const item of page.Items ?? []) {
         const message = messageOf(item);
+        // An expired message (or one the table already deleted): nothing older can be sent.
+        const previous = newestFirst.at(-1);
+        if (!this.live(item) || (previous !== undefined && message.seq !== previous.seq - 1)) {
+          enough = true;
+          break;
+        }
         newestFirst.push(message);
         tokens += message.tokens;
         // Past the budget at an exchange start: nothing older can be sent.
@@ -202,15 +253,17 @@ export class DynamoConversationStore implements ConversationStore {
       }
       ExclusiveStartKey = enough ? undefined : page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
-    return fitWindow(newestFirst.reverse(), tokenBudget);
+    return fitWindow(intactHistory(newestFirst.reverse()), tokenBudget);
   }
 
   async messages(sub: string, id: string): Promise<StoredMessage[]> {
-    return (await this.queryAll(sub, keys.messagePrefix(id))).map(messageOf);
+    return intactHistory((await this.queryAll(sub, keys.messagePrefix(id))).filter((item) => this.live(item)).map(messageOf));
   }
 
   async toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]> {
-    if (toolUseIds === undefined) return (await this.queryAll(sub, keys.toolPrefix(id))).map(toolOf);
+    if (toolUseIds === undefined) {
+      return (await this.queryAll(sub, keys.toolPrefix(id))).filter((item) => this.live(item)).map(toolOf);
+    }
     const records: ToolRecord[] = [];
     for (let i = 0; i < toolUseIds.length; i += 100) {
       let pending: Item[] | undefined = toolUseIds.slice(i, i + 100).map((toolUseId) => this.key(sub, keys.tool(id, toolUseId)));
@@ -218,7 +271,7 @@ export class DynamoConversationStore implements ConversationStore {
         const response = await this.db.send(
           new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
         );
-        records.push(...(response.Responses?.[this.tableName] ?? []).map(toolOf));
+        records.push(...(response.Responses?.[this.tableName] ?? []).filter((item) => this.live(item)).map(toolOf));
         pending = response.UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined;
       }
     }
@@ -230,7 +283,7 @@ export class DynamoConversationStore implements ConversationStore {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: toolItem(sub, id, record),
+          Item: toolItem(sub, id, record, this.ttl()),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -245,9 +298,10 @@ export class DynamoConversationStore implements ConversationStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(sub, keys.tool(id, toolUseId)),
-          UpdateExpression: 'SET decision = :decision',
+          UpdateExpression: 'SET decision = :decision, #ttl = :ttl',
           ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(decision) AND inputHash = :hash',
-          ExpressionAttributeValues: { ':decision': decision, ':hash': decision.inputHash },
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':decision': decision, ':hash': decision.inputHash, ':ttl': this.ttl() },
         }),
       );
       return true;
@@ -266,6 +320,7 @@ export class DynamoConversationStore implements ConversationStore {
       actor: record.actor,
       connection: record.connection,
       startedAt: record.startedAt,
+      ttl: this.ttl(),
     });
     try {
       await this.db.send(
@@ -301,7 +356,7 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void> {
-    const update = updateOf({ ...finish, toolUseId, input: JSON.stringify(finish.input) });
+    const update = updateOf({ ...finish, toolUseId, input: JSON.stringify(finish.input), ttl: this.ttl() });
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -404,7 +459,7 @@ function updateOf(changes: HeaderChanges | Item): { expression: string; names: R
   return { expression: `SET ${sets.join(', ')}`, names, values };
 }
 
-function messageItem(sub: string, id: string, message: StoredMessage): Item {
+function messageItem(sub: string, id: string, message: StoredMessage, ttl: number): Item {
   return {
     pk: keys.user(sub),
     sk: keys.message(id, message.seq),
@@ -415,6 +470,7 @@ function messageItem(sub: string, id: string, message: StoredMessage): Item {
     stopReason: message.stopReason,
     startsExchange: message.startsExchange,
     tokens: message.tokens,
+    ttl,
   };
 }
 
@@ -443,8 +499,8 @@ function headerOf(item: Item): ConversationHeader {
   };
 }
 
-function toolItem(sub: string, id: string, record: ToolRecord): Item {
-  return { pk: keys.user(sub), sk: keys.tool(id, record.toolUseId), ...record, input: JSON.stringify(record.input) };
+function toolItem(sub: string, id: string, record: ToolRecord, ttl: number): Item {
+  return { pk: keys.user(sub), sk: keys.tool(id, record.toolUseId), ...record, input: JSON.stringify(record.input), ttl };
 }
 
 function toolOf(item: Item): ToolRecord {

@@ -35,7 +35,7 @@ export const chatDeps = once(async (): Promise<ChatDeps> => {
     settings.ONBEHALF_MAX_TOKENS,
   );
   return {
-    store: new DynamoConversationStore(db, settings.TABLE_NAME),
+    store: new DynamoConversationStore(db, settings.TABLE_NAME, { days: settings.ONBEHALF_CONVERSATION_TTL_DAYS, clock: systemClock }),
     accounts,
     model,
     clock: systemClock,

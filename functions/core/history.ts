@@ -31,6 +31,21 @@ export function fitWindow(messages: readonly StoredMessage[], tokenBudget: numbe
   return messages.slice(lastFit);
 }
 
+/**
+ * What is left of a history (oldest first, expired messages already left out) once retention has
+ * taken its oldest part: the messages after the last gap in `seq`, from the first exchange that
+ * opens there. An exchange whose opening message is gone is dropped whole, so a `tool_use` never
+ * reaches anyone without its `tool_result`.
+ */
+export function intactHistory(messages: readonly StoredMessage[]): StoredMessage[] {
+  let from = 0;
+  for (let i = 1; i < messages.length; i++) {
+    if (messages[i]!.seq !== messages[i - 1]!.seq + 1) from = i;
+  }
+  while (from < messages.length && !messages[from]!.startsExchange) from++;
+  return messages.slice(from);
+}
+
 /** The text blocks of a message, joined: Claude's answer. */
 export function replyOf(message: Message | undefined): string {
   if (!message) return '';

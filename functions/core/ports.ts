@@ -136,17 +136,25 @@ export interface ConversationStore {
   /** Takes the lease (`LeaseUnavailable` when held and unexpired); `undefined` when no such conversation. */
   acquire(sub: string, id: string, lease: Lease): Promise<ConversationHeader | undefined>;
   release(sub: string, id: string, leaseId: string): Promise<void>;
+  /** `undefined` when there is none, or its header has expired. */
   get(sub: string, id: string): Promise<ConversationHeader | undefined>;
-  /** One page, newest first; `BadPageToken` for a token this store did not issue. */
+  /** One page, newest first, without expired conversations; `BadPageToken` for a token this store did not issue. */
   list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage>;
   /** Appends the message at `message.seq` and applies `changes` to the header, atomically (`LeaseLost` when not held). */
   append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void>;
   /** Applies `changes` to the header while `leaseId` holds it (`LeaseLost` otherwise). */
   update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void>;
-  /** The newest messages whose tokens fit `tokenBudget`, starting at an exchange, oldest first. */
+  /**
+   * The newest messages whose tokens fit `tokenBudget`, starting at an exchange, oldest first.
+   * Like `messages`, never an exchange whose opening message has expired.
+   */
   window(sub: string, id: string, tokenBudget: number): Promise<StoredMessage[]>;
-  /** Every message, oldest first. */
+  /**
+   * Every message still kept, oldest first: an exchange whose opening message has expired (or any
+   * older one) is left out whole, so no `tool_use` is ever read without its `tool_result`.
+   */
   messages(sub: string, id: string): Promise<StoredMessage[]>;
+  /** The records asked for (or all), leaving out missing and expired ones. */
   toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]>;
   /** Creates a tool record awaiting a decision (no-op when it exists). */
   proposeTool(sub: string, id: string, record: ToolRecord): Promise<void>;
@@ -159,6 +167,26 @@ export interface ConversationStore {
   finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void>;
   /** Deletes the conversation with its messages and records; false when there was none (`LeaseLost` when not held). */
   delete(sub: string, id: string, leaseId: string): Promise<boolean>;
+}
+
+/**
+ * How long a conversation is kept: every item the store writes (header, message, tool record) gets
+ * a `ttl` of its write time plus `days`, and reads treat an item past its `ttl` as gone, whether or
+ * not the table has deleted it yet.
+ */
+export interface Retention {
+  readonly days: number;
+  readonly clock: Clock;
+}
+
+/** The `ttl` (epoch seconds) of an item written now under `retention`. */
+export function expiryOf(retention: Retention): number {
+  return Math.floor(retention.clock.now() / 1000) + retention.days * 86_400;
+}
+
+/** Whether an item with this `ttl` (epoch seconds; none: kept) is past it now. */
+export function isExpired(ttl: number | undefined, retention: Retention): boolean {
+  return ttl !== undefined && ttl * 1000 <= retention.clock.now();
 }
 
 export interface Lease {

@@ -7,12 +7,23 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fitWindow } from '../../functions/core/history';
 import type { ConversationHeader, StoredMessage, ToolRecord } from '../../functions/core/domain';
-import { type ConversationStore, type Lease, LeaseUnavailable, type ToolFinish } from '../../functions/core/ports';
+import { type ConversationStore, type Lease, LeaseUnavailable, type Retention, type ToolFinish } from '../../functions/core/ports';
+import { ManualClock } from '../fakes/clock';
 import { expectBadPageToken, expectLeaseLost, expectRefused, failure } from './port-errors';
 
 export interface ConversationStoreSubject {
   readonly store: ConversationStore;
+  /** The stored `ttl` (epoch seconds) of every item of a conversation, by kind: `CONV`, `MSG#<seq>`, `TOOL#<toolUseId>`. */
+  ttlsOf(sub: string, id: string): Promise<Record<string, number | undefined>>;
 }
+
+/** Opens a store that keeps conversations for `retention`. */
+export type OpenConversationStore = (retention: Retention) => ConversationStoreSubject | Promise<ConversationStoreSubject>;
+
+const DAY_MS = 86_400_000;
+
+/** Retention as deployed by default, on a clock of its own that only the test moves. */
+const retentionOf = (days = 90) => ({ days, clock: new ManualClock() });
 
 /** A conversation id of the shape the service mints (creation time, then a counter). */
 export const conversationId = (n: number): string => `c_${n.toString(36).padStart(10, '0')}${n.toString(16).padStart(12, '0')}`;
@@ -88,15 +99,16 @@ const lease = (id: string, now: number, expiresAt = now + 1_000): Lease => ({ id
 const outcome = (settled: PromiseSettledResult<unknown>) =>
   settled.status === 'fulfilled' ? 'ok' : settled.reason instanceof LeaseUnavailable ? 'unavailable' : String(settled.reason);
 
-export function conversationStoreContract(name: string, open: () => ConversationStoreSubject | Promise<ConversationStoreSubject>): void {
+export function conversationStoreContract(name: string, open: OpenConversationStore): void {
   /** A fresh user with one conversation whose lease `lease-1` is held until t=2000. */
-  async function withConversation(overrides: Partial<ConversationHeader> = {}) {
-    const { store } = await open();
+  async function withConversation(overrides: Partial<ConversationHeader> = {}, retention = retentionOf()) {
+    const subject = await open(retention);
+    const { store } = subject;
     const sub = `sub-${randomUUID()}`;
     const id = conversationId(1);
     const header = headerOf(id, overrides);
     await store.create(sub, header, messageAt(0), lease('lease-1', 1_000, 2_000));
-    return { store, sub, id, header };
+    return { store, sub, id, header, clock: retention.clock, ttlsOf: () => subject.ttlsOf(sub, id) };
   }
 
   /** Appends messages `from..to-1` under `leaseId`, moving the header's count along. */
@@ -136,7 +148,7 @@ export function conversationStoreContract(name: string, open: () => Conversation
 
       it('answers not found for an unknown conversation', async () => {
         // Prepare
-        const { store } = await open();
+        const { store } = await open(retentionOf());
         const sub = `sub-${randomUUID()}`;
         const id = conversationId(7);
 
@@ -504,7 +516,7 @@ export function conversationStoreContract(name: string, open: () => Conversation
 
     describe('paging', () => {
       async function withConversations(count: number) {
-        const { store } = await open();
+        const { store } = await open(retentionOf());
         const sub = `sub-${randomUUID()}`;
         const ids = Array.from({ length: count }, (_, i) => conversationId(1_000 + i));
         for (const id of ids) await store.create(sub, headerOf(id, { title: id }), messageAt(0), lease('l', 1));
@@ -555,7 +567,7 @@ export function conversationStoreContract(name: string, open: () => Conversation
 
       it('lists nothing for a user without conversations', async () => {
         // Prepare
-        const { store } = await open();
+        const { store } = await open(retentionOf());
 
         // Act
         const page = await store.list(`sub-${randomUUID()}`, 10, undefined);
@@ -612,6 +624,120 @@ export function conversationStoreContract(name: string, open: () => Conversation
         // Assess
         expect(nextToken).not.toBeNull();
         expect(malloryPage.items).toEqual([read(headerOf(conversationId(1_001)))]);
+      });
+    });
+
+    describe('retention', () => {
+      /** The `ttl` of an item written at `at` (ms) kept `days`. */
+      const expiry = (at: number, days = 90) => Math.floor(at / 1000) + days * 86_400;
+
+      it('stamps every item with its write time plus the retention, and moves it on each write to that item', async () => {
+        // Prepare
+        const { store, sub, id, clock, ttlsOf } = await withConversation({}, retentionOf(30));
+        const created = clock.now();
+
+        // Act
+        clock.advance(DAY_MS);
+        await appendAll(store, sub, id, 'lease-1', [messageAt(1)]);
+        const appended = clock.now();
+        clock.advance(DAY_MS);
+        await store.proposeTool(sub, id, record(sub));
+        const proposed = await ttlsOf();
+        clock.advance(DAY_MS);
+        await store.startTool(sub, id, { ...record(sub), startedAt: 's' });
+        const started = await ttlsOf();
+        clock.advance(DAY_MS);
+        await store.finishTool(sub, id, 'toolu_1', finishOf(sub));
+        clock.advance(DAY_MS);
+        await store.update(sub, id, 'lease-1', { updatedAt: 'later', status: 'completed' });
+
+        // Assess
+        const day = (n: number) => created + n * DAY_MS;
+        expect(proposed['TOOL#toolu_1']).toBe(expiry(day(2), 30));
+        expect(started['TOOL#toolu_1']).toBe(expiry(day(3), 30));
+        expect(await ttlsOf()).toEqual({
+          CONV: expiry(day(5), 30),
+          'MSG#0': expiry(created, 30),
+          'MSG#1': expiry(appended, 30),
+          'TOOL#toolu_1': expiry(day(4), 30),
+        });
+      });
+
+      it('forgets a conversation whose header expired: not found, not listed, not taken, not deleted', async () => {
+        // Prepare: one conversation from day 0, another from day 30.
+        const retention = retentionOf();
+        const { store, sub, id, clock } = await withConversation({}, retention);
+        clock.advance(30 * DAY_MS);
+        const later = conversationId(2);
+        await store.create(sub, headerOf(later), messageAt(0), lease('lease-2', 1));
+        clock.advance(60 * DAY_MS - 1_000);
+        const lastSecond = { get: await store.get(sub, id), list: (await store.list(sub, 10, undefined)).items.map((item) => item.id) };
+
+        // Act
+        clock.advance(1_000);
+        const results = {
+          get: await store.get(sub, id),
+          list: await store.list(sub, 10, undefined),
+          firstOfOne: await store.list(sub, 1, undefined),
+          acquire: await store.acquire(sub, id, lease('lease-3', 5_000)),
+          deleted: await store.delete(sub, id, 'lease-1'),
+        };
+
+        // Assess
+        expect(lastSecond.get?.id).toBe(id);
+        expect(lastSecond.list).toEqual([later, id]);
+        expect(results).toEqual({
+          get: undefined,
+          list: { items: [read(headerOf(later))], nextToken: null },
+          firstOfOne: { items: [read(headerOf(later))], nextToken: null },
+          acquire: undefined,
+          deleted: false,
+        });
+      });
+
+      it('drops an exchange whose opening message expired, even while its later messages are kept', async () => {
+        // Prepare: exchange 0–3 on day 0; exchange 4–7 opened on day 10, its tool use and result on day 12.
+        const { store, sub, id, clock } = await withConversation();
+        const first = [messageAt(1), messageAt(2), messageAt(3)];
+        await appendAll(store, sub, id, 'lease-1', first);
+        clock.advance(10 * DAY_MS);
+        await appendAll(store, sub, id, 'lease-1', [messageAt(4, true)]);
+        clock.advance(2 * DAY_MS);
+        const second = [messageAt(4, true), messageAt(5), messageAt(6), messageAt(7)];
+        await appendAll(store, sub, id, 'lease-1', second.slice(1));
+        const readBack = async () => ({ messages: await store.messages(sub, id), window: await store.window(sub, id, 1_000) });
+
+        // Act
+        clock.advance(78 * DAY_MS); // day 90: the first exchange has expired
+        const afterFirst = await readBack();
+        clock.advance(10 * DAY_MS); // day 100: the second exchange's opening message has expired, the rest not
+        const afterOpening = await readBack();
+        const header = await store.get(sub, id);
+        await appendAll(store, sub, id, 'lease-1', [messageAt(8, true), messageAt(9)]);
+        const afterNewExchange = await readBack();
+
+        // Assess
+        expect(afterFirst).toEqual({ messages: second, window: second });
+        expect(afterOpening).toEqual({ messages: [], window: [] });
+        expect(header?.messageCount).toBe(8);
+        expect(afterNewExchange).toEqual({ messages: [messageAt(8, true), messageAt(9)], window: [messageAt(8, true), messageAt(9)] });
+      });
+
+      it('leaves expired tool records out of every read', async () => {
+        // Prepare
+        const { store, sub, id, clock } = await withConversation();
+        await store.proposeTool(sub, id, record(sub, 'toolu_old'));
+        clock.advance(DAY_MS);
+        await store.proposeTool(sub, id, record(sub, 'toolu_new'));
+
+        // Act
+        clock.advance(90 * DAY_MS - 1);
+        const ids = (records: ToolRecord[]) => records.map((stored) => stored.toolUseId).sort();
+        const all = ids(await store.toolRecords(sub, id));
+        const asked = ids(await store.toolRecords(sub, id, ['toolu_old', 'toolu_new']));
+
+        // Assess
+        expect({ all, asked }).toEqual({ all: ['toolu_new'], asked: ['toolu_new'] });
       });
     });
 

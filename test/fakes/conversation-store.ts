@@ -1,4 +1,4 @@
-import { fitWindow } from '../../functions/core/history';
+import { fitWindow, intactHistory } from '../../functions/core/history';
 import {
   type ConversationHeader,
   isConversationId,
@@ -14,7 +14,10 @@ import {
   LeaseUnavailable,
   type ToolFinish,
   BadPageToken,
+  expiryOf,
+  isExpired,
   LeaseLost,
+  type Retention,
 } from '../../functions/core/ports';
 import { copy } from './copy';
 
@@ -23,6 +26,8 @@ interface StoredConversation {
   lease?: { id: string; expiresAt: number };
   messages: StoredMessage[];
   tools: Map<string, ToolRecord>;
+  /** The `ttl` of each item, by kind: `CONV`, `MSG#<seq>`, `TOOL#<toolUseId>`. */
+  ttls: Map<string, number>;
 }
 
 /** A header as the adapter reads it back: `truncated` is always a boolean. */
@@ -48,10 +53,26 @@ function applyChanges(header: ConversationHeader, changes: HeaderChanges): Conve
 /**
  * Conversations in memory with the DynamoDB adapter's conditions: a lease that is taken only when
  * free or expired, appends conditional on the lease and `messageCount === seq`, tool starts that
- * happen once, decisions recorded once against the stored input's hash.
+ * happen once, decisions recorded once against the stored input's hash, and each item's `ttl` set
+ * on every write and checked on every read.
  */
 export class FakeConversationStore implements ConversationStore {
   private readonly users = new Map<string, Map<string, StoredConversation>>();
+
+  constructor(private readonly retention: Retention = { days: 90, clock: { now: () => Date.now() } }) {}
+
+  private stamp(conversation: StoredConversation, key: string): void {
+    conversation.ttls.set(key, expiryOf(this.retention));
+  }
+
+  private live(conversation: StoredConversation, key: string): boolean {
+    return !isExpired(conversation.ttls.get(key), this.retention);
+  }
+
+  /** The `ttl` of every item of a conversation, by kind: `CONV`, `MSG#<seq>`, `TOOL#<toolUseId>` (for assertions). */
+  ttlsOf(sub: string, id: string): Record<string, number> {
+    return Object.fromEntries(this.find(sub, id)?.ttls ?? []);
+  }
 
   private conversationsOf(sub: string): Map<string, StoredConversation> {
     let map = this.users.get(sub);
@@ -61,6 +82,12 @@ export class FakeConversationStore implements ConversationStore {
 
   private find(sub: string, id: string): StoredConversation | undefined {
     return this.conversationsOf(sub).get(id);
+  }
+
+  /** The conversation, unless its header has expired. */
+  private findLive(sub: string, id: string): StoredConversation | undefined {
+    const conversation = this.find(sub, id);
+    return conversation && this.live(conversation, 'CONV') ? conversation : undefined;
   }
 
   /** Who holds the lease now (for assertions). */
@@ -77,19 +104,24 @@ export class FakeConversationStore implements ConversationStore {
   async create(sub: string, header: ConversationHeader, first: StoredMessage, lease: Lease): Promise<void> {
     const conversations = this.conversationsOf(sub);
     if (conversations.has(header.id)) throw new Error('TransactionCanceledException: conversation exists');
-    conversations.set(header.id, {
+    const conversation: StoredConversation = {
       header: copy(header),
       lease: { id: lease.id, expiresAt: lease.expiresAt },
       messages: [copy(first)],
       tools: new Map(),
-    });
+      ttls: new Map(),
+    };
+    this.stamp(conversation, 'CONV');
+    this.stamp(conversation, `MSG#${first.seq}`);
+    conversations.set(header.id, conversation);
   }
 
   async acquire(sub: string, id: string, lease: Lease): Promise<ConversationHeader | undefined> {
-    const conversation = this.find(sub, id);
+    const conversation = this.findLive(sub, id);
     if (!conversation) return undefined;
     if (conversation.lease && !(conversation.lease.expiresAt < lease.now)) throw new LeaseUnavailable();
     conversation.lease = { id: lease.id, expiresAt: lease.expiresAt };
+    this.stamp(conversation, 'CONV');
     return readHeader(conversation.header);
   }
 
@@ -99,12 +131,15 @@ export class FakeConversationStore implements ConversationStore {
   }
 
   async get(sub: string, id: string): Promise<ConversationHeader | undefined> {
-    const conversation = this.find(sub, id);
+    const conversation = this.findLive(sub, id);
     return conversation ? readHeader(conversation.header) : undefined;
   }
 
   async list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage> {
-    const newestFirst = [...this.conversationsOf(sub).keys()].sort().reverse();
+    const newestFirst = [...this.conversationsOf(sub).keys()]
+      .filter((id) => this.findLive(sub, id))
+      .sort()
+      .reverse();
     const from = nextToken === undefined ? undefined : decodeToken(nextToken);
     const after = from === undefined ? newestFirst : newestFirst.filter((id) => id < from);
     const page = after.slice(0, limit);
@@ -126,24 +161,32 @@ export class FakeConversationStore implements ConversationStore {
     }
     conversation.messages.push(copy(message));
     conversation.header = applyChanges(conversation.header, changes);
+    this.stamp(conversation, `MSG#${message.seq}`);
+    this.stamp(conversation, 'CONV');
   }
 
   async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
     const conversation = this.find(sub, id);
     if (!conversation || conversation.lease?.id !== leaseId) throw new LeaseLost();
     conversation.header = applyChanges(conversation.header, changes);
+    this.stamp(conversation, 'CONV');
   }
 
   async window(sub: string, id: string, tokenBudget: number): Promise<StoredMessage[]> {
-    return fitWindow(copy(this.find(sub, id)?.messages ?? []), tokenBudget);
+    return fitWindow(await this.messages(sub, id), tokenBudget);
   }
 
   async messages(sub: string, id: string): Promise<StoredMessage[]> {
-    return copy(this.find(sub, id)?.messages ?? []);
+    const conversation = this.find(sub, id);
+    if (!conversation) return [];
+    return copy(intactHistory(conversation.messages.filter((message) => this.live(conversation, `MSG#${message.seq}`))));
   }
 
   async toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]> {
-    const tools = this.find(sub, id)?.tools ?? new Map<string, ToolRecord>();
+    const conversation = this.find(sub, id);
+    const tools = new Map(
+      [...(conversation?.tools ?? [])].filter(([toolUseId]) => conversation && this.live(conversation, `TOOL#${toolUseId}`)),
+    );
     if (toolUseIds === undefined) return [...tools.keys()].sort().map((key) => readRecord(tools.get(key)!));
     return toolUseIds.flatMap((toolUseId) => {
       const record = tools.get(toolUseId);
@@ -159,7 +202,9 @@ export class FakeConversationStore implements ConversationStore {
 
   async proposeTool(sub: string, id: string, record: ToolRecord): Promise<void> {
     const tools = this.toolsOf(sub, id);
-    if (!tools.has(record.toolUseId)) tools.set(record.toolUseId, copy(record));
+    if (tools.has(record.toolUseId)) return;
+    tools.set(record.toolUseId, copy(record));
+    this.stamp(this.find(sub, id)!, `TOOL#${record.toolUseId}`);
   }
 
   async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
@@ -168,6 +213,7 @@ export class FakeConversationStore implements ConversationStore {
     const record = tools?.get(toolUseId);
     if (!tools || !record || record.decision !== undefined || record.inputHash !== decision.inputHash) return false;
     tools.set(toolUseId, { ...record, decision: copy(decision) });
+    this.stamp(this.find(sub, id)!, `TOOL#${toolUseId}`);
     return true;
   }
 
@@ -185,6 +231,7 @@ export class FakeConversationStore implements ConversationStore {
       connection: record.connection,
       startedAt: record.startedAt,
     });
+    this.stamp(this.find(sub, id)!, `TOOL#${record.toolUseId}`);
     return true;
   }
 
@@ -215,10 +262,11 @@ export class FakeConversationStore implements ConversationStore {
       ...(finish.executionId !== undefined ? { executionId: finish.executionId } : {}),
       ...(finish.durationMs !== undefined ? { durationMs: finish.durationMs } : {}),
     });
+    this.stamp(this.find(sub, id)!, `TOOL#${toolUseId}`);
   }
 
   async delete(sub: string, id: string, leaseId: string): Promise<boolean> {
-    const conversation = this.find(sub, id);
+    const conversation = this.findLive(sub, id);
     if (!conversation) return false;
     if (conversation.lease?.id !== leaseId) throw new LeaseLost();
     this.conversationsOf(sub).delete(id);

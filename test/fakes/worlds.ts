@@ -54,7 +54,7 @@ export const chatSettings = (overrides: Partial<ChatSettings> = {}): ChatSetting
 export function chatWorld(options: { settings?: Partial<ChatSettings>; model?: ScriptedModel; accounts?: FakeConnectedAccounts } = {}) {
   const connections = connectionsWorld({}, options.accounts);
   const { accounts, clock } = connections;
-  const conversations = new FakeConversationStore();
+  const conversations = new FakeConversationStore({ days: 90, clock });
   const model = options.model ?? new ScriptedModel();
   const faults = new CrashAt();
   let ids = 0;

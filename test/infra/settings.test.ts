@@ -144,6 +144,12 @@ describe('deployment settings', () => {
     [{ stackPrefix: '1st' }, {}, 'setting "stackPrefix"'],
     [
       {},
+      { ONBEHALF_CONVERSATION_TTL_DAYS: '0' },
+      'setting "conversationTtlDays" (from environment variable ONBEHALF_CONVERSATION_TTL_DAYS)',
+    ],
+    [{ conversationTtlDays: 'forever' }, {}, 'setting "conversationTtlDays" (from context key "conversationTtlDays")'],
+    [
+      {},
       { ONBEHALF_ALARM_EMAIL: 'ops at example.com' },
       'setting "alarmEmail" (from environment variable ONBEHALF_ALARM_EMAIL): must be an e-mail address',
     ],
@@ -156,6 +162,11 @@ describe('deployment settings', () => {
     expect(load({}, { ONBEHALF_STREAM_TIME_BUDGET_MS: '840000' }).chatTimeoutSeconds).toBe(870);
     expect(load({ chatTimeoutSeconds: 900 }).chatTimeoutSeconds).toBe(900);
     expect(load({}, { ONBEHALF_TIME_BUDGET_MS: '26000' }).timeBudgetMs).toBe(26_000);
+  });
+
+  it('keeps conversations 90 days unless told otherwise, and passes the retention to the functions', () => {
+    expect(load().conversationTtlDays).toBe(90);
+    expect(functionEnvironment(load({ conversationTtlDays: 30 })).ONBEHALF_CONVERSATION_TTL_DAYS).toBe('30');
   });
 
   it('lists every bad setting at once', () => {

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       ONBEHALF_TIME_BUDGET_MS: 25_000,
       ONBEHALF_MODEL_CALL_BUDGET: 20,
       ONBEHALF_MODEL_ID: 'claude-sonnet-4-6',
+      ONBEHALF_CONVERSATION_TTL_DAYS: 90,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -44,6 +45,8 @@ describe('loadConfig', () => {
     ['ONBEHALF_TOOL_POLICY', { ONBEHALF_TOOL_POLICY: 'not json' }],
     ['SCALEKIT_ENVIRONMENT_URL', { SCALEKIT_ENVIRONMENT_URL: 'ftp://nope' }],
     ['SCALEKIT_SECRET_ARN', { SCALEKIT_CLIENT_SECRET: undefined }],
+    ['ONBEHALF_CONVERSATION_TTL_DAYS', { ONBEHALF_CONVERSATION_TTL_DAYS: '0' }],
+    ['ONBEHALF_CONVERSATION_TTL_DAYS', { ONBEHALF_CONVERSATION_TTL_DAYS: '1.5' }],
   ])('names %s when it is missing or malformed', (name, override) => {
     expect(() => loadConfig({ ...minimal, ...override })).toThrow(ConfigError);
     expect(() => loadConfig({ ...minimal, ...override })).toThrow(name);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inputHash } from '../../functions/core/chat';
-import { estimateTokens, fitWindow, opensExchange, replyOf } from '../../functions/core/history';
+import { estimateTokens, fitWindow, intactHistory, opensExchange, replyOf } from '../../functions/core/history';
 import type { ContentBlock, Message, StoredMessage } from '../../functions/core/domain';
 import { expectPaired } from '../fakes';
 
@@ -123,6 +123,30 @@ describe('fitWindow', () => {
 
     // Assess
     expect(window.map((message) => message.seq)).toEqual([2, 3]);
+  });
+});
+
+describe('intactHistory', () => {
+  const seqs = (messages: readonly StoredMessage[]) => messages.map((message) => message.seq);
+  const without = (history: StoredMessage[], ...gone: number[]) => history.filter((message) => !gone.includes(message.seq));
+
+  it.each([
+    { gone: [], firstSeq: 0, why: 'nothing expired' },
+    { gone: [0, 1], firstSeq: 2, why: 'the oldest exchange expired whole' },
+    { gone: [0, 1, 2], firstSeq: 8, why: "an exchange's opening message expired before its tool use and results" },
+    { gone: [5], firstSeq: 8, why: 'a message inside an exchange was deleted first' },
+    { gone: [0], firstSeq: 2, why: 'only the first message is gone' },
+    { gone: [8], firstSeq: 10, why: 'the newest opening message is gone: nothing is left' },
+  ])('keeps the whole exchanges after the last gap when $why', ({ gone, firstSeq }) => {
+    // Prepare
+    const history = conversation();
+
+    // Act
+    const intact = intactHistory(without(history, ...gone));
+
+    // Assess
+    expect(seqs(intact)).toEqual(seqs(history).filter((n) => n >= firstSeq));
+    if (intact.length > 0) expectPaired(intact);
   });
 });
 
