@@ -3,7 +3,7 @@ import type { LocalService } from '../../infra/local/service';
 import { api } from '../support/auth';
 import { chatGateway } from '../support/chat-gateway';
 import { connected, person } from '../support/connect';
-import { asanaRequests, cursor, executions, marker, script, textTurn, toolTurn } from '../support/standins';
+import { asanaRequests, control, cursor, executions, marker, script, textTurn, toolTurn } from '../support/standins';
 
 // What a stranger's data can make the agent do. Mallory can write in a shared project; Victoria
 // reads what Mallory wrote. The model is scripted to be fooled — the layer under it must hold.
@@ -104,7 +104,8 @@ describe('inputs Claude writes that break the tool schema', () => {
     // Prepare
     const tag = marker('bad-input');
     await script(tag, [toolTurn({ name: 'asana_task_create', input }), textTurn('I could not do that.')]);
-    const [executionsBefore, requestsBefore] = await Promise.all([cursor(executions), cursor(asanaRequests)]);
+    const rpcs = (since = 0) => control().scalekit.rpcs(since);
+    const [executionsBefore, requestsBefore, rpcsBefore] = await Promise.all([cursor(executions), cursor(asanaRequests), cursor(rpcs)]);
 
     // Act
     const run = await call(victoria, 'POST', '/conversations', { message: `Make a task ${tag}` });
@@ -120,7 +121,9 @@ describe('inputs Claude writes that break the tool schema', () => {
       is_error: true,
       content: expect.stringContaining("does not match the tool's schema"),
     });
-    expect((await executions(executionsBefore)).filter((execution) => execution.identifier === inject('subs').victoria)).toEqual([]);
+    const victimSub = inject('subs').victoria;
+    expect((await rpcs(rpcsBefore)).filter((rpc) => rpc.rpc === 'ExecuteTool' && rpc.identifier === victimSub)).toEqual([]);
+    expect((await executions(executionsBefore)).filter((execution) => execution.identifier === victimSub)).toEqual([]);
     expect((await asanaRequests(requestsBefore)).filter((request) => request.asanaUserGid === victim.asanaGid)).toEqual([]);
   });
 });
