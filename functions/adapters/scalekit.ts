@@ -8,7 +8,7 @@ import CoreModule from '@scalekit-sdk/node/lib/core';
 import GrpcConnectModule from '@scalekit-sdk/node/lib/connect';
 import ToolsModule from '@scalekit-sdk/node/lib/tools';
 import { ScalekitServerException } from '@scalekit-sdk/node/lib/errors/base-exception';
-import { isToolException } from '@scalekit-sdk/node/lib/errors/specific-exceptions';
+import { isToolException, ScalekitToolUnauthorizedException } from '@scalekit-sdk/node/lib/errors/specific-exceptions';
 import { ConnectedAccountService } from '@scalekit-sdk/node/lib/pkg/grpc/scalekit/v1/connected_accounts/connected_accounts_pb';
 import { ToolService } from '@scalekit-sdk/node/lib/pkg/grpc/scalekit/v1/tools/tools_pb';
 import { UpstreamError } from '../core/errors';
@@ -204,10 +204,16 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
     }
   }
 
+  /**
+   * The account's status from `ListConnectedAccounts` filtered to one identifier and connection:
+   * the list answers no credentials, where `GetConnectedAccountAuth` would hand the user's OAuth
+   * tokens to this function.
+   */
   async get(identifier: string, connection: string): Promise<ConnectedAccountInfo | undefined> {
     try {
-      const response = await this.actions.getConnectedAccount({ connectionName: connection, identifier });
-      return response.connectedAccount ? infoOf(response.connectedAccount, connection) : undefined;
+      const response = await this.actions.listConnectedAccounts({ connectionName: connection, identifier, pageSize: 2 });
+      const account = response.connectedAccounts.find((candidate) => candidate.identifier === identifier);
+      return account ? infoOf(account, connection) : undefined;
     } catch (error) {
       if (grpcStatusOf(error) === GRPC.NotFound) return undefined;
       throw upstream(error);
@@ -324,16 +330,20 @@ export class ScalekitConnectedAccounts implements ConnectedAccounts {
     } catch (raw) {
       if (neverSent(raw)) throw upstream(raw);
       const error = promoted(raw);
+      // The SDK's own classes first: a tool error carries the provider's answer.
+      if (error instanceof ScalekitToolUnauthorizedException || (isToolException(error) && error.toolErrorCode === '401')) {
+        // The provider refused the grant (Scalekit's refresh failed): *maybe* gone; the caller reads the status.
+        return { kind: 'not_authorized', message: error.toolErrorMessage || 'The provider refused the connection.' };
+      }
       if (isToolException(error)) {
-        // The provider answered 401 after Scalekit's refresh failed: the user must reconnect.
-        if (grpcStatusOf(error) === GRPC.Unauthenticated || error.toolErrorCode === '401') {
-          return { kind: 'not_authorized', message: 'The connection needs to be authorized again.' };
-        }
+        // The provider answered (an Asana 403 or 404 included): an ordinary failure.
         return { kind: 'failed', message: error.toolErrorMessage || 'The tool failed.', executionId: error.executionId || undefined };
       }
       const status = grpcStatusOf(error);
+      // Refused by Scalekit without the provider's detail: which code real Scalekit uses for an
+      // inactive account is not documented, so these only *may* mean the grant is gone.
       if (status === GRPC.FailedPrecondition || status === GRPC.PermissionDenied || status === GRPC.NotFound) {
-        return { kind: 'not_authorized', message: 'The connection is not active.' };
+        return { kind: 'not_authorized', message: error instanceof Error ? firstLine(error.message) : 'Scalekit refused the call.' };
       }
       if (status === GRPC.InvalidArgument) {
         return { kind: 'failed', message: error instanceof Error ? firstLine(error.message) : 'Invalid tool input.' };
