@@ -33,7 +33,11 @@ export type ToolExecution =
   | { readonly kind: 'succeeded'; readonly data: unknown; readonly executionId: string }
   /** The tool ran and the provider refused or failed (Asana 403/404, bad input…). */
   | { readonly kind: 'failed'; readonly message: string; readonly executionId?: string }
-  /** The account is not usable (not ACTIVE, or refresh failed): the tool did not run. */
+  /**
+   * Refused before it ran in a way that may mean the account is not usable (not ACTIVE, refresh
+   * failed, access refused without the provider's tool-error detail). The run reads the account's
+   * status to decide; `message` is what Scalekit or the provider said, for Claude.
+   */
   | { readonly kind: 'not_authorized'; readonly message: string }
   /** The call was sent and failed without an answer that says what happened: the tool may have run. */
   | { readonly kind: 'unknown'; readonly message: string };

@@ -561,9 +561,12 @@ describe('authorization', () => {
     // Prepare
     const w = world();
     let refusals = 1;
-    w.accounts.onTool('asana_task_get', () =>
-      refusals-- > 0 ? { kind: 'not_authorized', message: 'token refresh failed' } : { kind: 'succeeded', data: 'task', executionId: 'e2' },
-    );
+    w.accounts.onTool('asana_task_get', () => {
+      if (refusals-- <= 0) return { kind: 'succeeded', data: 'task', executionId: 'e2' };
+      // Scalekit's refresh failed: the account is EXPIRED now.
+      w.accounts.setStatus(ALICE, 'EXPIRED');
+      return { kind: 'not_authorized', message: 'token refresh failed' };
+    });
     w.model.queue(
       callsTools([
         ['toolu_1', 'asana_tasks_list', {}],
@@ -573,6 +576,7 @@ describe('authorization', () => {
 
     // Act
     const paused = await start(w);
+    w.accounts.setStatus(ALICE, 'ACTIVE');
     w.model.queue(says('Both done.'));
     const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
 
@@ -582,6 +586,70 @@ describe('authorization', () => {
     expect(resumed.toolCalls.map((call) => [call.toolUseId, call.outcome])).toEqual([['toolu_2', 'succeeded']]);
     expect(w.accounts.executions.map((execution) => execution.toolName)).toEqual(['asana_tasks_list', 'asana_task_get']);
     expect(toolResultIds(w.model.requests[1]!.messages.at(-1)!)).toEqual(['toolu_1', 'toolu_2']);
+  });
+
+  describe('a tool refused in a way that may mean the grant is gone: the status read from Scalekit decides', () => {
+    const refusedOnce = (w: ReturnType<typeof world>, then?: () => void) => {
+      let refusals = 1;
+      w.accounts.onTool('asana_task_get', () => {
+        if (refusals-- <= 0) return { kind: 'succeeded', data: 'task', executionId: 'e2' };
+        then?.();
+        return { kind: 'not_authorized', message: 'Forbidden: not a member of this project' };
+      });
+      w.model.queue(callsTools([['toolu_1', 'asana_task_get', { task_gid: '9' }]]), says('That task is not visible to you.'));
+    };
+
+    it('ACTIVE: an ordinary failed call, with the upstream message for Claude; no reconnect', async () => {
+      // Prepare
+      const w = world();
+      refusedOnce(w);
+
+      // Act
+      const outcome = await start(w);
+
+      // Assess
+      expect(outcome).toMatchObject({ status: 'completed', authorizationUrl: null });
+      expect(outcome.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'failed' })]);
+      const [result] = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
+      expect(result).toMatchObject({ is_error: true, content: expect.stringContaining('Forbidden: not a member of this project') });
+      expect(w.accounts.callsOf('get').length).toBeGreaterThanOrEqual(2);
+      expect(w.accounts.links).toHaveLength(0);
+    });
+
+    it.each([
+      ['EXPIRED', (w: ReturnType<typeof world>) => w.accounts.setStatus(ALICE, 'EXPIRED')],
+      ['DISCONNECTED', (w: ReturnType<typeof world>) => w.accounts.setStatus(ALICE, 'DISCONNECTED')],
+      ['gone (no account)', (w: ReturnType<typeof world>) => void w.accounts.delete(ALICE, 'asana')],
+    ])('%s: needs_authorization with a fresh link, and the call runs after reconnecting', async (_status, revoke) => {
+      // Prepare
+      const w = world();
+      refusedOnce(w, () => revoke(w));
+
+      // Act
+      const paused = await start(w);
+      w.accounts.setStatus(ALICE, 'ACTIVE');
+      const resumed = await resumeConversation(w.deps, ALICE, paused.conversationId, {});
+
+      // Assess
+      expect(paused).toMatchObject({ status: 'needs_authorization', authorizationUrl: expect.any(String), toolCalls: [] });
+      expect(resumed.status).toBe('completed');
+      expect(resumed.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'succeeded' })]);
+    });
+
+    it('status unreadable: a 5xx with the call not recorded as run, and resume runs it', async () => {
+      // Prepare
+      const w = world();
+      refusedOnce(w, () => w.accounts.failNext('get'));
+
+      // Act
+      const failed = await domainError(() => start(w));
+      const resumed = await resumeConversation(w.deps, ALICE, failed.extra.conversationId!, {});
+
+      // Assess
+      expect(failed.code).toBe('upstream_unavailable');
+      expect(resumed.status).toBe('completed');
+      expect(resumed.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'succeeded' })]);
+    });
   });
 
   it('refuses a new message while a tool exchange is paused for authorization, so no tool_use is left unanswered', async () => {

@@ -246,9 +246,27 @@ async function executeCall(
     return finishCall(ctx, use, base, { outcome: 'unknown', content: result.message, isError: true, durationMs });
   }
   if (result.kind === 'not_authorized') {
-    // Refused before it ran: it may run once the user has reconnected.
-    await deps.store.unstartTool(conversation.sub, conversation.id, use.id);
-    return 'unauthorized';
+    // Refused before it ran, in a way that *may* mean the grant is gone. Only Scalekit's status
+    // decides: not ACTIVE → the user must reconnect (and the call may run afterwards); ACTIVE →
+    // an ordinary failure Claude is told about (an Asana 403 must never ask for a reconnect).
+    let live;
+    try {
+      live = await deps.accounts.get(conversation.sub, base.connection);
+    } catch (error) {
+      if (!(error instanceof UpstreamError)) throw error;
+      await deps.store.unstartTool(conversation.sub, conversation.id, use.id);
+      return error;
+    }
+    if (live?.status !== 'ACTIVE') {
+      await deps.store.unstartTool(conversation.sub, conversation.id, use.id);
+      return 'unauthorized';
+    }
+    return finishCall(ctx, use, base, {
+      outcome: 'failed',
+      content: `The tool failed: ${untrustedWithin(use.name, result.message, maxBytes - storedBytes('The tool failed: '))}`,
+      isError: true,
+      durationMs,
+    });
   }
   if (result.kind === 'failed') {
     return finishCall(ctx, use, base, {
