@@ -51,8 +51,22 @@ export type ConnectResult =
   | { readonly connection: string; readonly status: 'ACTIVE'; readonly account: PinnedAccount | null }
   | ({ readonly connection: string; readonly status: Exclude<ConnectionStatus, 'ACTIVE' | 'NOT_CONNECTED'> } & AuthorizationLink);
 
-/** The tool each connection uses to learn whose upstream account it acts as. */
+/** The tool each provider offers to learn whose upstream account a connection acts as. */
 const WHOAMI_TOOL: Readonly<Record<string, string>> = { asana: 'asana_me_get' };
+
+/**
+ * The "who am I" tool of a connection, found by its provider, not its name (Scalekit may name an
+ * Asana connection `asana-7fq2`): the provider is the prefix its tools share (`asana_…`).
+ */
+async function whoamiToolOf(deps: ConnectionsDeps, sub: string, connection: string): Promise<string | undefined> {
+  const tools = await deps.accounts.listTools(sub, [connection]);
+  const providers = new Set(tools.map((tool) => tool.name.split('_')[0] ?? ''));
+  for (const provider of providers) {
+    const tool = WHOAMI_TOOL[provider];
+    if (tool && tools.some((listed) => listed.name === tool)) return tool;
+  }
+  return undefined;
+}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -114,7 +128,7 @@ export async function createAuthorizationLink(
  * tool under the caller. `undefined` when it cannot be told (the tool failed).
  */
 async function whoIs(deps: ConnectionsDeps, sub: string, connection: string): Promise<PinnedAccount | undefined> {
-  const tool = WHOAMI_TOOL[connection];
+  const tool = await whoamiToolOf(deps, sub, connection);
   if (!tool) return undefined;
   const result = await deps.accounts.execute(sub, connection, tool, {});
   if (result.kind !== 'succeeded') return undefined;
@@ -371,7 +385,13 @@ export async function disconnect(deps: ConnectionsDeps, sub: string, connection:
 
 /** What one scheduled status check did. */
 export interface StatusCheckSummary {
+  /** Accounts of this deployment's users (a registry entry exists) that were checked. */
   readonly checked: number;
+  /**
+   * Accounts at Scalekit whose identifier has no registry entry here (dashboard tests, other apps
+   * sharing the environment): counted, never stored.
+   */
+  readonly unknownIdentifiers: number;
   readonly changed: number;
   readonly byStatus: Record<string, number>;
   readonly durationMs: number;
@@ -380,7 +400,9 @@ export interface StatusCheckSummary {
 /**
  * The scheduled `connection-status` check. Primary course: page through every account of every
  * configured connection at Scalekit, read the page's registry entries in one batch, and record
- * each status that moved with a conditional write, so repeated or concurrent runs agree.
+ * each status that moved with a conditional write, so repeated or concurrent runs agree. Only
+ * identifiers that already have an entry (users who connected through this deployment) are
+ * recorded; the others are counted as `unknownIdentifiers`.
  */
 export async function checkConnectionStatuses(
   deps: Pick<ConnectionsDeps, 'accounts' | 'store' | 'clock' | 'settings'>,
@@ -390,6 +412,7 @@ export async function checkConnectionStatuses(
   const byStatus: Record<string, number> = {};
   let checked = 0;
   let changed = 0;
+  let unknownIdentifiers = 0;
   const concurrency = options.concurrency ?? 16;
   for (const connection of deps.settings.connections) {
     let pageToken: string | undefined;
@@ -402,7 +425,10 @@ export async function checkConnectionStatuses(
         page.accounts.map((account) => account.identifier),
         connection,
       );
-      const moved = page.accounts.filter((account) => recorded.get(account.identifier) !== account.status);
+      // Only users who connected through this deployment have an entry; anyone else is not ours to record.
+      const ours = page.accounts.filter((account) => recorded.has(account.identifier));
+      unknownIdentifiers += page.accounts.length - ours.length;
+      const moved = ours.filter((account) => recorded.get(account.identifier) !== account.status);
       for (let i = 0; i < moved.length; i += concurrency) {
         const batch = moved.slice(i, i + concurrency);
         const results = await Promise.all(
@@ -417,10 +443,10 @@ export async function checkConnectionStatuses(
         );
         changed += results.filter(Boolean).length;
       }
-      for (const account of page.accounts) byStatus[account.status] = (byStatus[account.status] ?? 0) + 1;
-      checked += page.accounts.length;
+      for (const account of ours) byStatus[account.status] = (byStatus[account.status] ?? 0) + 1;
+      checked += ours.length;
       pageToken = page.nextPageToken;
     } while (pageToken);
   }
-  return { checked, changed, byStatus, durationMs: deps.clock.now() - started };
+  return { checked, unknownIdentifiers, changed, byStatus, durationMs: deps.clock.now() - started };
 }

@@ -73,9 +73,24 @@ export const statusCheck: Scenario = {
             clientSecret,
           });
           try {
-            // Fresh identifiers each time: the registry has no entry for any of them (cold).
+            // Fresh identifiers each time, each with the entry its consent left (PENDING_VERIFICATION):
+            // the check records only users who connected through this deployment; all but those still
+            // pending verification move (cold).
             const run = randomBytes(4).toString('hex');
             emulator.seedAccounts(Array.from({ length: size }, (_, i) => ({ identifier: `bench-${run}-${i}`, status: statusAt(i) })));
+            const consentedAt = new Date().toISOString();
+            for (let i = 0; i < size; i += 50) {
+              await Promise.all(
+                Array.from({ length: Math.min(50, size - i) }, (_, j) =>
+                  store.putEntry(`bench-${run}-${i + j}`, {
+                    connection: 'asana',
+                    status: 'PENDING_VERIFICATION',
+                    checkedAt: consentedAt,
+                    changedAt: consentedAt,
+                  }),
+                ),
+              );
+            }
             const accounts = new ScalekitConnectedAccounts({ environmentUrl: emulator.url, clientId: 'skc_bench', clientSecret });
             const deps = {
               accounts,
@@ -103,7 +118,8 @@ export const statusCheck: Scenario = {
             };
             const cold = await pass();
             const warm = await pass();
-            if (cold.summary.checked !== size || cold.summary.changed !== size || warm.summary.changed !== 0) {
+            const moved = Array.from({ length: size }, (_, i) => statusAt(i)).filter((status) => status !== 'PENDING_VERIFICATION').length;
+            if (cold.summary.checked !== size || cold.summary.changed !== moved || warm.summary.changed !== 0) {
               throw new Error(`unexpected summaries: cold ${JSON.stringify(cold.summary)}, warm ${JSON.stringify(warm.summary)}`);
             }
             results[size]!.cold.push(cold);

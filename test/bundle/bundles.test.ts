@@ -275,6 +275,7 @@ describe('the bundles cdk deploy ships', () => {
     const summary = await gatewayControl(apiUrl).runConnectionStatus();
     expect(summary).toEqual({
       checked: expect.any(Number),
+      unknownIdentifiers: expect.any(Number),
       changed: expect.any(Number),
       byStatus: expect.any(Object),
       durationMs: expect.any(Number),

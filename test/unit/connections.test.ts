@@ -10,7 +10,7 @@ import {
 } from '../../functions/core/connections';
 import { UpstreamError } from '../../functions/core/errors';
 import type { ConnectionStatus } from '../../functions/core/domain';
-import { connectionSettings, connectionsWorld, DEFAULT_VERIFY_URL, domainError } from '../fakes';
+import { connectionSettings, connectionsWorld, DEFAULT_TOOLS, DEFAULT_VERIFY_URL, domainError, FakeConnectedAccounts } from '../fakes';
 
 const ALICE = 'sub-alice';
 const BOB = 'sub-bob';
@@ -385,6 +385,28 @@ describe('verify', () => {
     expect(await w.store.getEntry(ALICE, 'asana')).toEqual(entryBefore);
   });
 
+  it('pins the account of a connection with any name: the who-am-I tool is found by its tools, not the name', async () => {
+    // Prepare: Scalekit named the Asana connection `asana-7fq2`.
+    const base = connectionsWorld({ connections: ['asana-7fq2'] });
+    const accounts = new FakeConnectedAccounts({ 'asana-7fq2': DEFAULT_TOOLS });
+    accounts.profiles.set(ALICE, ALICE_ASANA);
+    const deps = { ...base.deps, accounts };
+    await connect(deps, ALICE, 'asana-7fq2', undefined);
+    const state = accounts.links.at(-1)!.state;
+    const authRequestId = accounts.consent(ALICE, 'asana-7fq2');
+
+    // Act
+    const verified = await verify(deps, ALICE, 'asana-7fq2', { authRequestId, state });
+    const [listed] = await listConnections(deps, ALICE);
+
+    // Assess
+    expect(verified).toMatchObject({ connection: 'asana-7fq2', status: 'ACTIVE', account: ALICE_ASANA });
+    expect(accounts.executionsOf('asana_me_get')).toEqual([
+      { identifier: ALICE, connection: 'asana-7fq2', toolName: 'asana_me_get', input: {} },
+    ]);
+    expect(listed).toMatchObject({ connection: 'asana-7fq2', status: 'ACTIVE', account: ALICE_ASANA });
+  });
+
   it('still verifies when the who-am-I tool fails, and pins the account on the next list', async () => {
     // Prepare
     const w = world();
@@ -515,7 +537,8 @@ describe('disconnect', () => {
 });
 
 describe('checkConnectionStatuses', () => {
-  function populated() {
+  /** Five users who connected through this deployment (each has a registry entry from its consent). */
+  async function populated() {
     const w = world();
     const statuses: [string, Exclude<ConnectionStatus, 'NOT_CONNECTED'>][] = [
       ['u1', 'ACTIVE'],
@@ -524,28 +547,54 @@ describe('checkConnectionStatuses', () => {
       ['u4', 'PENDING_AUTH'],
       ['u5', 'DISCONNECTED'],
     ];
-    for (const [sub, status] of statuses) w.accounts.setStatus(sub, status);
+    const longAgo = '2026-01-01T00:00:00.000Z';
+    for (const [sub, status] of statuses) {
+      w.accounts.setStatus(sub, status);
+      await w.store.putEntry(sub, { connection: 'asana', status: 'PENDING_VERIFICATION', checkedAt: longAgo, changedAt: longAgo });
+    }
     w.accounts.pageSize = 2;
     return w;
   }
 
+  it('records only identifiers of users who connected here, and counts the others without storing them', async () => {
+    // Prepare: two accounts at Scalekit that never connected through this deployment.
+    const w = await populated();
+    w.accounts.setStatus('dashboard-test', 'ACTIVE');
+    w.accounts.setStatus('other-app-user', 'EXPIRED');
+
+    // Act
+    const summary = await checkConnectionStatuses(w.deps);
+
+    // Assess
+    expect(summary).toMatchObject({ checked: 5, unknownIdentifiers: 2, changed: 5 });
+    expect(summary.byStatus).toEqual({ ACTIVE: 2, EXPIRED: 1, PENDING_AUTH: 1, DISCONNECTED: 1 });
+    expect(await w.store.getEntry('dashboard-test', 'asana')).toBeUndefined();
+    expect(await w.store.getEntry('other-app-user', 'asana')).toBeUndefined();
+    expect(await w.store.listEntries('dashboard-test')).toEqual([]);
+  });
+
   it('pages through every account, records each status under its owner and counts per status', async () => {
     // Prepare
-    const w = populated();
+    const w = await populated();
 
     // Act
     const summary = await checkConnectionStatuses(w.deps, { concurrency: 1 });
 
     // Assess
     expect(w.accounts.callsOf('list')).toHaveLength(3);
-    expect(summary).toMatchObject({ checked: 5, changed: 5, byStatus: { ACTIVE: 2, EXPIRED: 1, PENDING_AUTH: 1, DISCONNECTED: 1 } });
+    expect(summary).toMatchObject({
+      checked: 5,
+      unknownIdentifiers: 0,
+      changed: 5,
+      byStatus: { ACTIVE: 2, EXPIRED: 1, PENDING_AUTH: 1, DISCONNECTED: 1 },
+    });
     expect((await w.store.getEntry('u3', 'asana'))?.status).toBe('EXPIRED');
     expect((await w.store.getEntry('u5', 'asana'))?.status).toBe('DISCONNECTED');
   });
 
   it('changes nothing when run again, and records only what changed since', async () => {
     // Prepare
-    const w = populated();
+    const w = await populated();
     await checkConnectionStatuses(w.deps);
     const before = await Promise.all(['u1', 'u2', 'u3', 'u4', 'u5'].map((sub) => w.store.getEntry(sub, 'asana')));
     const writesBefore = w.store.entryWrites;
@@ -576,7 +625,7 @@ describe('checkConnectionStatuses', () => {
     const summary = await checkConnectionStatuses(w.deps);
 
     // Assess
-    expect(summary).toMatchObject({ checked: 0, changed: 0, byStatus: {} });
+    expect(summary).toMatchObject({ checked: 0, unknownIdentifiers: 0, changed: 0, byStatus: {} });
   });
 });
 
