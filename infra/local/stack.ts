@@ -13,6 +13,15 @@ import type { LocalService } from './service';
 import { readState, writeState } from './service';
 import type { World } from './world';
 
+/** `ONBEHALF_CONNECTIONS` as the functions read it (comma-separated; default `asana`). */
+export function connectionNamesOf(env: Record<string, string | undefined>): string[] {
+  const names = (env.ONBEHALF_CONNECTIONS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return names.length > 0 ? names : ['asana'];
+}
+
 /** The facts `npm start` prints and writes to `.onbehalf/stack.json` (`API.md`). */
 export interface StackFacts {
   apiUrl: string;
@@ -145,6 +154,8 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
               clientSecret: secrets.scalekitSecret,
               stateFile: stateFile('scalekit'),
               linkTtlSeconds: seconds(env, 'ONBEHALF_LINK_TTL_SECONDS'),
+              // Every connection the deployment is configured with, served as an Asana connection of that name.
+              connectionNames: connectionNamesOf(env),
             }),
           ),
           clientId: scalekitClientId,

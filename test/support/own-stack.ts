@@ -9,6 +9,7 @@ import type { Faults } from '../../functions/core/faults';
 import { startAsana } from '../../infra/local/asana/server';
 import { startGateway } from '../../infra/local/gateway';
 import { startScalekit } from '../../infra/local/scalekit/server';
+import { connectionNamesOf } from '../../infra/local/stack';
 import { listen, type LocalService } from '../../infra/local/service';
 
 /** A TCP forwarder that can be switched off (refusing connections): a real outage of what is behind it. */
@@ -65,6 +66,7 @@ export async function ownStack(
     clientId: 'skc_own',
     clientSecret: scalekitSecret,
     stateFile: join(dir, 'scalekit.json'),
+    connectionNames: connectionNamesOf(options.env ?? {}),
   });
   const proxy = await outageProxy(scalekit.url);
   Object.assign(process.env, inject('functionEnv'), {
