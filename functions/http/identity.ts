@@ -10,7 +10,10 @@ import { DomainError } from '../core/errors';
 export interface Caller {
   readonly sub: string;
   readonly username: string;
-  /** The verified access token itself, only for asking Cognito as the caller (`GetUser`); never logged or stored. */
+  /**
+   * The verified access token itself, only for asking Cognito as the caller (`GetUser`). Not
+   * enumerable: a caller that reaches a log line or a JSON body by mistake carries no token.
+   */
   readonly accessToken: string;
 }
 
@@ -85,5 +88,7 @@ export async function authenticate(event: APIGatewayProxyEvent, verifier: Access
   }
   const sub = payload.sub as string;
   const username = typeof payload.username === 'string' ? payload.username : sub;
-  return Object.freeze({ sub, username, accessToken: match[1]! });
+  const caller = { sub, username };
+  Object.defineProperty(caller, 'accessToken', { value: match[1]!, enumerable: false });
+  return Object.freeze(caller as Caller);
 }
