@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { type Config, loadConfig } from '../config';
 import type { ConnectionSettings } from '../core/connections';
+import type { Timers } from '../core/ports';
 import { createDocumentClient } from './dynamodb';
 import { ScalekitConnectedAccounts } from './scalekit';
 
@@ -83,7 +84,12 @@ export const connectedAccounts = once(async () => {
   return new ScalekitConnectedAccounts({ environmentUrl: config().SCALEKIT_ENVIRONMENT_URL, ...credentials });
 });
 
-export const systemClock = { now: () => Date.now() };
+/** The real clock, with the timers the chat's deadlines use. */
+export const systemClock: Timers = {
+  now: () => Date.now(),
+  signalAfter: (ms) => AbortSignal.timeout(Math.max(0, ms)),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
 
 /** A link state: 32 random bytes, URL-safe. */
 export const newState = () => randomBytes(32).toString('base64url');

@@ -28,8 +28,8 @@ export const chatDeps = once(async (): Promise<ChatDeps> => {
     {
       apiKey: await anthropicApiKey(),
       baseURL: settings.ANTHROPIC_BASE_URL,
-      maxRetries: settings.ONBEHALF_MODEL_MAX_RETRIES,
-      timeoutMs: settings.ONBEHALF_MODEL_TIMEOUT_MS,
+      // A backstop only: every call is bounded by the request's deadline through its signal.
+      timeoutMs: settings.ONBEHALF_MODEL_TIMEOUT_MS + 5_000,
     },
     settings.ONBEHALF_MODEL_ID,
     settings.ONBEHALF_MAX_TOKENS,
@@ -54,6 +54,9 @@ export const chatDeps = once(async (): Promise<ChatDeps> => {
       toolPolicy: settings.ONBEHALF_TOOL_POLICY,
       modelCallBudget: settings.ONBEHALF_MODEL_CALL_BUDGET,
       timeBudgetMs: settings.ONBEHALF_TIME_BUDGET_MS,
+      streamTimeBudgetMs: settings.ONBEHALF_STREAM_TIME_BUDGET_MS,
+      modelTimeoutMs: settings.ONBEHALF_MODEL_TIMEOUT_MS,
+      modelMaxRetries: settings.ONBEHALF_MODEL_MAX_RETRIES,
       leaseMs: settings.ONBEHALF_LEASE_SECONDS * 1000,
       historyTokenBudget: settings.ONBEHALF_HISTORY_TOKEN_BUDGET,
       toolResultMaxBytes: settings.ONBEHALF_TOOL_RESULT_MAX_BYTES,

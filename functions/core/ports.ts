@@ -29,6 +29,14 @@ export interface Clock {
   now(): number;
 }
 
+/** Time that passes, as the chat's deadlines use it (tests move it by hand, firing what is due). */
+export interface Timers extends Clock {
+  /** A signal that aborts `ms` from now. */
+  signalAfter(ms: number): AbortSignal;
+  /** Resolves `ms` from now. */
+  sleep(ms: number): Promise<void>;
+}
+
 /**
  * Scalekit connected accounts, always addressed by the caller's identifier (`sub`).
  * Upstream outages throw `UpstreamError`; "not found" is a value, not an error.
@@ -63,7 +71,7 @@ export interface ConnectedAccounts {
     connection: string,
     toolName: string,
     input: Record<string, unknown>,
-    options?: { signal?: AbortSignal },
+    options?: { readonly signal?: AbortSignal },
   ): Promise<ToolExecution>;
 }
 
@@ -202,6 +210,8 @@ export interface HeaderChanges {
   readonly usage?: Usage;
   readonly pendingApprovals?: readonly PendingApproval[];
   readonly truncated?: boolean;
+  /** Moves the held lease's expiry (epoch ms): a run renews its lease with every write. */
+  readonly leaseExpiresAt?: number;
 }
 
 export interface ToolFinish {
@@ -219,6 +229,27 @@ export interface ToolFinish {
 }
 
 /** Claude, behind the Messages API. Failures throw `UpstreamError`. */
+/** One call to Claude. */
+export interface ModelRequest {
+  readonly system: string;
+  readonly tools: readonly ToolDefinition[];
+  readonly messages: readonly Message[];
+}
+
+/** Claude's text as it is generated: a text block opens, then its pieces arrive in order. */
+export type ModelTextPart = { readonly kind: 'text_start' } | { readonly kind: 'text_delta'; readonly text: string };
+
+export interface ModelCallOptions {
+  /** Abandons the call when it aborts (it then throws and nothing of it counts). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Claude, behind the Messages API. Failures throw `UpstreamError`; a call whose signal aborted
+ * throws whatever the abort produced. Neither call retries: the caller decides, knowing its deadline.
+ */
 export interface ChatModel {
-  complete(request: { system: string; tools: readonly ToolDefinition[]; messages: readonly Message[] }): Promise<ModelResponse>;
+  complete(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
+  /** The same call, streamed: `onText` hears every text block open and every piece of its text as Claude writes it. */
+  stream(request: ModelRequest, options: ModelCallOptions & { readonly onText: (part: ModelTextPart) => void }): Promise<ModelResponse>;
 }

@@ -51,7 +51,6 @@ export const naiveVsOurs: Scenario = {
             {
               apiKey: bench.functionEnv.ANTHROPIC_API_KEY ?? 'local-stand-in-key',
               baseURL: bench.facts.modelUrl,
-              maxRetries: 0,
               timeoutMs: 20_000,
             },
             'claude-sonnet-4-6',

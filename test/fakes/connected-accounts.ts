@@ -5,7 +5,12 @@ import type { ConnectedAccounts } from '../../functions/core/ports';
 import { copy } from './copy';
 
 /** A tool's behaviour in the fake: what Asana would answer for this caller and input. */
-export type ToolHandler = (call: { identifier: string; input: Record<string, unknown> }) => ToolExecution | Promise<ToolExecution>;
+export type ToolHandler = (call: {
+  identifier: string;
+  input: Record<string, unknown>;
+  /** The caller's deadline for this call: a slow handler may honour it (and throw) as the adapter does. */
+  signal?: AbortSignal;
+}) => ToolExecution | Promise<ToolExecution>;
 
 /** One call to the fake, as Scalekit would have logged it. */
 export interface AccountsCall {
@@ -188,7 +193,13 @@ export class FakeConnectedAccounts implements ConnectedAccounts {
     });
   }
 
-  async execute(identifier: string, connection: string, toolName: string, input: Record<string, unknown>): Promise<ToolExecution> {
+  async execute(
+    identifier: string,
+    connection: string,
+    toolName: string,
+    input: Record<string, unknown>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ToolExecution> {
     this.enter({ method: 'execute', identifier, connection, toolName });
     const account = this.accounts.get(this.key(identifier, connection));
     if (account?.status !== 'ACTIVE') return { kind: 'not_authorized', message: 'The connected account is not active.' };
@@ -202,7 +213,7 @@ export class FakeConnectedAccounts implements ConnectedAccounts {
       return { kind: 'succeeded', data: { data: [] }, executionId: this.nextId('exec') };
     }
     this.started.push(log);
-    const result = await handler({ identifier, input: copy(input) });
+    const result = await handler({ identifier, input: copy(input), signal: options.signal });
     // Refused before it ran (Asana 401 after a failed refresh): nothing happened upstream.
     if (result.kind !== 'not_authorized') this.executions.push(log);
     return result;

@@ -45,9 +45,15 @@ function decodeToken(token: string): string {
 }
 
 /** Applies header changes as the adapter's `SET` does: undefined fields are left alone. */
-function applyChanges(header: ConversationHeader, changes: HeaderChanges): ConversationHeader {
+function applyChanges(header: ConversationHeader, changes: Omit<HeaderChanges, 'leaseExpiresAt'>): ConversationHeader {
   const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
   return { ...header, ...copy(defined) };
+}
+
+/** A held conversation's header changes; `leaseExpiresAt` moves the lease, as the adapter's `SET` of the same attribute does. */
+function applyTo(conversation: StoredConversation, { leaseExpiresAt, ...changes }: HeaderChanges): void {
+  conversation.header = applyChanges(conversation.header, changes);
+  if (leaseExpiresAt !== undefined && conversation.lease) conversation.lease.expiresAt = leaseExpiresAt;
 }
 
 /**
@@ -160,7 +166,7 @@ export class FakeConversationStore implements ConversationStore {
       throw new LeaseLost();
     }
     conversation.messages.push(copy(message));
-    conversation.header = applyChanges(conversation.header, changes);
+    applyTo(conversation, changes);
     this.stamp(conversation, `MSG#${message.seq}`);
     this.stamp(conversation, 'CONV');
   }
@@ -168,7 +174,7 @@ export class FakeConversationStore implements ConversationStore {
   async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
     const conversation = this.find(sub, id);
     if (!conversation || conversation.lease?.id !== leaseId) throw new LeaseLost();
-    conversation.header = applyChanges(conversation.header, changes);
+    applyTo(conversation, changes);
     this.stamp(conversation, 'CONV');
   }
 

@@ -1,10 +1,30 @@
 import type { ContentBlock, ModelResponse, Usage } from '../../functions/core/domain';
-import type { ChatModel } from '../../functions/core/ports';
+import type { ChatModel, ModelCallOptions, ModelRequest, ModelTextPart } from '../../functions/core/ports';
 import { copy } from './copy';
 
-export type ModelRequest = Parameters<ChatModel['complete']>[0];
-/** A scripted turn: a response, or a function of the request (may wait, may throw). */
-export type ModelTurn = ModelResponse | ((request: ModelRequest) => ModelResponse | Promise<ModelResponse>);
+export type { ModelRequest };
+/**
+ * A scripted turn: a response, or a function of the request (may wait, may throw; `signal` is the
+ * caller's deadline for the call, `onText` hears text as a streamed call would, if the turn streams its own).
+ */
+export type ModelTurn =
+  | ModelResponse
+  | ((
+      request: ModelRequest,
+      call: { signal?: AbortSignal; onText?: (part: ModelTextPart) => void },
+    ) => ModelResponse | Promise<ModelResponse>);
+
+/** A turn that streams `pieces` of text, then never answers: only its signal ends it (it rejects with the abort). */
+export const hangsAfter =
+  (...pieces: string[]): ModelTurn =>
+  (_request, { signal, onText }) => {
+    if (pieces.length > 0) onText?.({ kind: 'text_start' });
+    for (const text of pieces) onText?.({ kind: 'text_delta', text });
+    return new Promise<ModelResponse>((_resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+  };
 
 /** Claude, scripted: answers queued turns in order and records every request it got. */
 export class ScriptedModel implements ChatModel {
@@ -25,11 +45,43 @@ export class ScriptedModel implements ChatModel {
     return this.turns.length;
   }
 
-  async complete(request: ModelRequest): Promise<ModelResponse> {
+  /** Calls made through `stream` (the rest went through `complete`). */
+  streamed = 0;
+
+  async complete(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+    return this.answer(request, { signal: options.signal });
+  }
+
+  /**
+   * Streams the answer's text: each text block opens, then its text arrives in pieces of up to
+   * 5 characters. A turn given `onText` that sends its own text (see {@link hangsAfter}) is not streamed again.
+   */
+  async stream(request: ModelRequest, options: ModelCallOptions & { onText: (part: ModelTextPart) => void }): Promise<ModelResponse> {
+    this.streamed++;
+    let heard = false;
+    const onText = (part: ModelTextPart) => {
+      heard = true;
+      options.onText(part);
+    };
+    const response = await this.answer(request, { signal: options.signal, onText });
+    if (!heard) {
+      for (const block of response.content) {
+        if (block.type !== 'text' || typeof block.text !== 'string') continue;
+        options.onText({ kind: 'text_start' });
+        for (let i = 0; i < block.text.length; i += 5) options.onText({ kind: 'text_delta', text: block.text.slice(i, i + 5) });
+      }
+    }
+    return response;
+  }
+
+  private async answer(
+    request: ModelRequest,
+    call: { signal?: AbortSignal; onText?: (part: ModelTextPart) => void },
+  ): Promise<ModelResponse> {
     this.requests.push(copy(request));
     const turn = this.turns.shift() ?? this.fallback;
     if (turn === undefined) throw new Error(`the scripted model has no turn left (request ${this.requests.length})`);
-    return copy(typeof turn === 'function' ? await turn(request) : turn);
+    return copy(typeof turn === 'function' ? await turn(request, call) : turn);
   }
 }
 

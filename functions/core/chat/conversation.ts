@@ -13,6 +13,8 @@ export class HeldConversation {
   private window: StoredMessage[] | undefined;
   /** The newest assistant message this request stored (the reply when a run ends on tool results). */
   private newestAssistant: StoredMessage | undefined;
+  /** When this request last moved its lease's expiry (it took the lease just before this object was made). */
+  private leaseRenewedAt: number;
 
   constructor(
     private readonly deps: Pick<ChatDeps, 'store' | 'clock' | 'settings'>,
@@ -22,6 +24,7 @@ export class HeldConversation {
     private last: StoredMessage | undefined,
   ) {
     this.current = header;
+    this.leaseRenewedAt = deps.clock.now();
   }
 
   get id(): string {
@@ -36,26 +39,46 @@ export class HeldConversation {
     return this.newestAssistant;
   }
 
-  /** Applies header changes, then keeps them locally once the store accepted them. */
-  async update(changes: Omit<HeaderChanges, 'updatedAt'>): Promise<void> {
-    const full: HeaderChanges = { ...changes, updatedAt: iso(this.deps.clock.now()) };
+  /** Applies header changes, then keeps them locally once the store accepted them. Renews the lease. */
+  async update(changes: Omit<HeaderChanges, 'updatedAt' | 'leaseExpiresAt'>): Promise<void> {
+    const now = this.deps.clock.now();
+    const full: HeaderChanges = { ...changes, updatedAt: iso(now), leaseExpiresAt: now + this.deps.settings.leaseMs };
     await this.deps.store.update(this.sub, this.id, this.leaseId, full).catch((error: unknown) => {
       throw translateLeaseLost(error, this.id);
     });
-    this.current = { ...this.current, ...full };
+    this.leaseRenewedAt = now;
+    const { leaseExpiresAt: _, ...header } = full;
+    this.current = { ...this.current, ...header };
+  }
+
+  /**
+   * Renews the lease when half of it has passed since the last write, before a call that may take
+   * long: a run of minutes keeps its conversation, a crashed one still loses it after `leaseMs`.
+   */
+  async renewLease(): Promise<void> {
+    if (this.deps.clock.now() - this.leaseRenewedAt < this.deps.settings.leaseMs / 2) return;
+    await this.update({});
   }
 
   /** Appends a message at the next position together with header changes, atomically. */
   async append(
     message: Message,
-    options: { stopReason?: string; changes?: Omit<HeaderChanges, 'updatedAt'> } = {},
+    options: { stopReason?: string; changes?: Omit<HeaderChanges, 'updatedAt' | 'leaseExpiresAt'> } = {},
   ): Promise<StoredMessage> {
+    const now = this.deps.clock.now();
     const stored = storedMessage(this.current.messageCount, message, options.stopReason);
-    const full: HeaderChanges = { ...options.changes, messageCount: stored.seq + 1, updatedAt: iso(this.deps.clock.now()) };
+    const full: HeaderChanges = {
+      ...options.changes,
+      messageCount: stored.seq + 1,
+      updatedAt: iso(now),
+      leaseExpiresAt: now + this.deps.settings.leaseMs,
+    };
     await this.deps.store.append(this.sub, this.id, this.leaseId, stored, full).catch((error: unknown) => {
       throw translateLeaseLost(error, this.id);
     });
-    this.current = { ...this.current, ...full };
+    this.leaseRenewedAt = now;
+    const { leaseExpiresAt: _, ...header } = full;
+    this.current = { ...this.current, ...header };
     this.window?.push(stored);
     this.last = stored;
     if (stored.role === 'assistant') this.newestAssistant = stored;

@@ -9,9 +9,13 @@
  * - `toolbox.ts`: the user's scoped tools; `approvals.ts`: recording decisions.
  * - `conversation.ts`: the held conversation's writes; `lease.ts`: taking and giving it back.
  * - `read-models.ts`: `GET /conversations` and `GET /conversations/{id}`.
+ * - `deadline.ts`: the request's deadline; `events.ts` and `text-relay.ts`: what a streaming client hears.
  * - `messages.ts`: message helpers; `settings.ts`: settings and dependencies; `outcome.ts`: the answer.
  */
 export { inputHash } from './approvals';
+export { CALL_MARGIN_MS, FUNCTION_MARGIN_MS, type RequestTime } from './deadline';
+export type { RunEvent, RunEvents } from './events';
+export type { RunRequest } from './open-run';
 export type { RunOutcome, ToolCallView } from './outcome';
 export { type ConversationView, getConversation, listConversations } from './read-models';
 export { type ChatDeps, type ChatSettings, DEFAULT_SYSTEM_PROMPT } from './settings';

@@ -3,6 +3,8 @@ import { type ConversationHeader, isConversationId, type StoredMessage } from '.
 import type { Lease } from '../ports';
 import { DomainError } from '../errors';
 import { HeldConversation } from './conversation';
+import { Deadline, type RequestTime } from './deadline';
+import type { RunEvents } from './events';
 import { acquireLease, newLease, releaseLease } from './lease';
 import { Run } from './run';
 import type { ChatDeps } from './settings';
@@ -18,6 +20,12 @@ export function withConversation(error: unknown, id: string): DomainError {
   const wrapped = new DomainError('internal_error', 'The request failed because of an internal error.', [], { conversationId: id });
   (wrapped as Error).cause = error;
   return wrapped;
+}
+
+/** How one request runs: its time (default: the JSON budget alone) and, when it streams, where its events go. */
+export interface RunRequest {
+  readonly time?: RequestTime;
+  readonly events?: RunEvents;
 }
 
 /** Which conversation a run works on: a new one holding its first message, or an existing one. */
@@ -55,20 +63,23 @@ export async function holding<T>(
 }
 
 /**
- * The one set-up every run use case shares: the verify URL checked before anything is written,
- * the conversation held under its lease, the `Run` built over it, and every failure inside
- * mapped to the contract with the conversation named.
+ * The one set-up every run use case shares: the request's deadline fixed at its start, the verify
+ * URL checked before anything is written, the conversation held under its lease, the `Run` built
+ * over it, and every failure inside mapped to the contract with the conversation named.
  */
 export async function withRun<T>(
   deps: ChatDeps,
   sub: string,
   target: RunTarget,
   request: { verifyUrl?: string },
+  options: RunRequest,
   work: (run: Run) => Promise<T>,
 ): Promise<T> {
+  const deadline = Deadline.of(deps.clock, options.time ?? { budgetMs: deps.settings.timeBudgetMs });
   const verifyUrl = resolveVerifyUrl(deps.connections.settings, request.verifyUrl);
   return holding(deps, sub, target, async (header, leaseId, first) => {
-    const run = new Run(deps, new HeldConversation(deps, sub, header, leaseId, first), verifyUrl);
+    const conversation = new HeldConversation(deps, sub, header, leaseId, first);
+    const run = new Run(deps, conversation, verifyUrl, { deadline, events: options.events });
     try {
       return await work(run);
     } catch (error) {

@@ -1,12 +1,30 @@
 import { createAuthorizationLink } from '../connections';
-import type { RunStatus, StoredMessage, ToolUseBlock } from '../domain';
+import type { ModelResponse, RunStatus, StoredMessage, ToolUseBlock } from '../domain';
+import { UpstreamError } from '../errors';
 import { fitWindow, replyOf } from '../history';
+import type { ModelRequest } from '../ports';
 import type { HeldConversation } from './conversation';
+import type { Deadline } from './deadline';
+import type { RunEvents } from './events';
 import { addUsage, STOP_COMPLETES, STOP_TRUNCATES, sendable, toolUsesOf } from './messages';
 import type { RunOutcome } from './outcome';
 import type { ChatDeps } from './settings';
 import { refuseTruncated, runToolBatch, ToolCallLog, type ToolContext } from './tool-calls';
+import { TextRelay } from './text-relay';
 import { openToolbox, type Toolbox } from './toolbox';
+
+/** What a request adds to its run: its deadline, and where its events go when it streams. */
+export interface RunOptions {
+  readonly deadline: Deadline;
+  readonly events?: RunEvents;
+}
+
+/** The first retry of a failed model call waits this long, each next one twice as long (never past the deadline). */
+const RETRY_BACKOFF_MS = 500;
+
+/** Upstream failures worth another try: Claude was overloaded, unreachable or slow. */
+const retryable = (error: unknown) =>
+  error instanceof UpstreamError && (error.code === 'upstream_unavailable' || error.code === 'upstream_timeout');
 
 /**
  * One request's run over a held conversation: the tool loop until Claude is done, a budget runs
@@ -15,20 +33,36 @@ import { openToolbox, type Toolbox } from './toolbox';
 export class Run {
   private toolbox: Toolbox | undefined;
   private modelCalls = 0;
-  private readonly startedAt: number;
   private readonly log = new ToolCallLog();
   private authorizationUrl: string | null = null;
+  private readonly text: TextRelay;
+  private begun = false;
 
   constructor(
     private readonly deps: ChatDeps,
     readonly conversation: HeldConversation,
     private readonly verifyUrl: string,
+    private readonly options: RunOptions,
   ) {
-    this.startedAt = deps.clock.now();
+    this.text = new TextRelay(options.events);
   }
 
   private get tools(): ToolContext {
-    return { deps: this.deps, conversation: this.conversation, log: this.log };
+    return {
+      deps: this.deps,
+      conversation: this.conversation,
+      log: this.log,
+      deadline: this.options.deadline,
+      events: this.options.events,
+      text: this.text,
+    };
+  }
+
+  /** Tells a streaming client which conversation runs, once, before anything else happens in it. */
+  private begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    this.options.events?.emit({ event: 'run', data: { conversationId: this.conversation.id } });
   }
 
   /** The user's tools, listed once per request. */
@@ -40,6 +74,7 @@ export class Run {
   /** Runs the tool loop until Claude is done, a budget runs out, or the user is needed. */
   async loop(): Promise<void> {
     const { conversation } = this;
+    this.begin();
     for (;;) {
       const last = await conversation.lastMessage();
       if (!last) throw new Error('conversation without messages');
@@ -63,12 +98,10 @@ export class Run {
       }
       const toolbox = await this.openToolbox();
       if (toolbox.kind === 'unauthorized') return this.needAuthorization(toolbox.connection);
-      const elapsed = this.deps.clock.now() - this.startedAt;
-      if (this.modelCalls >= this.deps.settings.modelCallBudget || elapsed >= this.deps.settings.timeBudgetMs) {
+      if (this.modelCalls >= this.deps.settings.modelCallBudget || !(await this.callModel(toolbox))) {
         await conversation.update({ status: 'in_progress' });
         return;
       }
-      await this.callModel(toolbox);
     }
   }
 
@@ -84,6 +117,7 @@ export class Run {
 
   /** Runs a batch of tool calls; false when the run must pause (approvals, or the connection needs the user). */
   private async runTools(uses: readonly ToolUseBlock[]): Promise<boolean> {
+    await this.conversation.renewLease();
     const batch = await runToolBatch(this.tools, uses, () => this.openToolbox());
     switch (batch.kind) {
       case 'unauthorized':
@@ -91,6 +125,9 @@ export class Run {
         return false;
       case 'awaiting_approval':
         await this.conversation.update({ status: 'awaiting_approval', pendingApprovals: batch.approvals });
+        return false;
+      case 'out_of_time':
+        await this.conversation.update({ status: 'in_progress' });
         return false;
       case 'finished':
         this.deps.faults?.checkpoint('after_tools_finished');
@@ -111,36 +148,78 @@ export class Run {
     await this.conversation.update({ status: 'needs_authorization' });
   }
 
-  private async callModel(toolbox: Extract<Toolbox, { kind: 'ready' }>): Promise<void> {
+  /** Calls Claude and stores its answer; false when the deadline left no time for the call. */
+  private async callModel(toolbox: Extract<Toolbox, { kind: 'ready' }>): Promise<boolean> {
     // The window grows by this run's messages: fit it again before every call.
     const history = fitWindow(await this.conversation.history(), this.deps.settings.historyTokenBudget);
-    const response = await this.deps.model.complete({
+    await this.conversation.renewLease();
+    const response = await this.callWithinDeadline({
       system: this.deps.settings.systemPrompt,
       tools: toolbox.tools,
       messages: sendable(history),
     });
+    if (response === 'out_of_time') return false;
     this.modelCalls++;
     // Stored exactly as received, even empty: only what is sent back is cleaned (see `sendable`).
     const { content, stopReason: stop } = response;
     const hasTools = toolUsesOf({ role: 'assistant', content }).length > 0;
     const status: RunStatus = !hasTools && (STOP_COMPLETES.has(stop) || STOP_TRUNCATES.has(stop)) ? 'completed' : 'in_progress';
-    await this.conversation.append(
-      { role: 'assistant', content },
-      {
-        stopReason: stop,
-        changes: {
-          usage: addUsage(this.conversation.header.usage, response.usage),
-          status,
-          truncated: status === 'completed' && STOP_TRUNCATES.has(stop),
+    try {
+      await this.conversation.append(
+        { role: 'assistant', content },
+        {
+          stopReason: stop,
+          changes: {
+            usage: addUsage(this.conversation.header.usage, response.usage),
+            status,
+            truncated: status === 'completed' && STOP_TRUNCATES.has(stop),
+          },
         },
-      },
-    );
+      );
+    } catch (error) {
+      this.text.drop();
+      throw error;
+    }
+    this.text.keep();
     this.deps.faults?.checkpoint('after_assistant_saved');
+    return true;
+  }
+
+  /**
+   * One model call bounded by the deadline: its timeout is `min(model timeout, time left − 1 s)`,
+   * and a failed call is retried only while time remains. An aborted or failed call leaves
+   * nothing behind (a streaming client is told to drop its text).
+   */
+  private async callWithinDeadline(request: ModelRequest): Promise<ModelResponse | 'out_of_time'> {
+    const { model, clock, settings } = this.deps;
+    for (let attempt = 0; ; attempt++) {
+      const timeoutMs = this.options.deadline.callTimeout(settings.modelTimeoutMs);
+      if (timeoutMs <= 0) return 'out_of_time';
+      const signal = clock.signalAfter(timeoutMs);
+      let failure: unknown;
+      try {
+        return this.options.events
+          ? await model.stream(request, { signal, onText: (part) => this.text.hear(part) })
+          : await model.complete(request, { signal });
+      } catch (error) {
+        failure = error;
+      }
+      this.text.drop();
+      if (signal.aborted) {
+        // Cut short by the deadline: the run pauses. Cut by the model's own timeout: Claude was slow.
+        if (timeoutMs < settings.modelTimeoutMs) return 'out_of_time';
+        failure = new UpstreamError('timeout', 'anthropic', 'Claude did not answer in time. Retrying is safe.');
+      }
+      const backoffMs = RETRY_BACKOFF_MS * 2 ** attempt;
+      if (!retryable(failure) || attempt >= settings.modelMaxRetries || this.options.deadline.callTimeout() <= backoffMs) throw failure;
+      await clock.sleep(backoffMs);
+    }
   }
 
   /** The run's outcome as the API answers it. */
   async outcome(): Promise<RunOutcome> {
     const { conversation } = this;
+    this.begin();
     const { status, truncated, pendingApprovals } = conversation.header;
     const last = await conversation.lastMessage();
     const answer = async () =>

@@ -1,6 +1,6 @@
 import type { ConnectionsDeps } from '../connections';
 import type { Faults } from '../faults';
-import type { ChatModel, Clock, ConnectedAccounts, ConversationStore } from '../ports';
+import type { ChatModel, ConnectedAccounts, ConversationStore, Timers } from '../ports';
 import type { ToolPolicy } from '../tool-policy';
 
 /** Settings of the tool loop; every budget and lifetime is configurable. */
@@ -12,8 +12,14 @@ export interface ChatSettings {
   readonly toolPolicy: Readonly<Record<string, ToolPolicy>>;
   /** Model calls per request (default 20). */
   readonly modelCallBudget: number;
-  /** Wall time per request before the run pauses as `in_progress` (default 25 s). */
+  /** A JSON request's deadline, from its start (default 25 s): the run then pauses as `in_progress`. */
   readonly timeBudgetMs: number;
+  /** A streamed request's deadline, from its start (default 300 s). */
+  readonly streamTimeBudgetMs: number;
+  /** The longest one model call may take (default 20 s); less when the deadline is nearer. */
+  readonly modelTimeoutMs: number;
+  /** Retries of a model call that failed upstream, made only while time remains (default 1). */
+  readonly modelMaxRetries: number;
   /** How long a request's hold on a conversation lasts if it crashes (default 60 s). */
   readonly leaseMs: number;
   /** Token budget of the history sent to Claude. */
@@ -28,7 +34,7 @@ export interface ChatDeps {
   readonly store: ConversationStore;
   readonly accounts: ConnectedAccounts;
   readonly model: ChatModel;
-  readonly clock: Clock;
+  readonly clock: Timers;
   readonly newConversationId: () => string;
   readonly newLeaseId: () => string;
   /** For fresh authorization links when a connection needs the user. */

@@ -5,9 +5,12 @@ import { inputHash } from './approvals';
 import type { HeldConversation } from './conversation';
 import { toolInputProblems } from '../tool-input';
 import { markUntrusted, storedBytes, truncateStored } from '../tool-output';
+import type { Deadline } from './deadline';
+import type { RunEvents } from './events';
 import { iso, MESSAGE_RESULTS_MAX_BYTES } from './messages';
 import type { ToolCallView } from './outcome';
 import type { ChatDeps } from './settings';
+import type { TextRelay } from './text-relay';
 import { decideToolCall, NOT_RUN } from './tool-decision';
 import type { Toolbox } from './toolbox';
 
@@ -37,6 +40,10 @@ export interface ToolContext {
   readonly deps: Pick<ChatDeps, 'store' | 'accounts' | 'clock' | 'settings' | 'faults'>;
   readonly conversation: HeldConversation;
   readonly log: ToolCallLog;
+  /** No tool starts without a second left before it; a running one is abandoned then. */
+  readonly deadline: Deadline;
+  readonly events?: RunEvents;
+  readonly text: TextRelay;
 }
 
 /** How a batch of tool calls ended. */
@@ -46,7 +53,9 @@ export type BatchOutcome =
   /** Some calls wait for the user's decision; none of the others' results is sent yet. */
   | { readonly kind: 'awaiting_approval'; readonly approvals: readonly PendingApproval[] }
   /** The connection refused to run a tool (or its tools cannot be listed): the user must reconnect. */
-  | { readonly kind: 'unauthorized'; readonly connection: string };
+  | { readonly kind: 'unauthorized'; readonly connection: string }
+  /** The deadline came before some call could start: those run on `resume`, the finished ones are kept. */
+  | { readonly kind: 'out_of_time' };
 
 type Record_ = Omit<ToolRecord, 'toolUseId'>;
 
@@ -76,8 +85,16 @@ export async function finishCall(ctx: ToolContext, use: ToolUseBlock, base: Reco
     executionId: finish.executionId,
     durationMs: finish.durationMs,
   });
-  ctx.log.add({ toolUseId: use.id, name: use.name, input: use.input, outcome: finish.outcome, durationMs: finish.durationMs ?? 0 });
+  const durationMs = finish.durationMs ?? 0;
+  ctx.log.add({ toolUseId: use.id, name: use.name, input: use.input, outcome: finish.outcome, durationMs });
+  ctx.events?.emit({ event: 'tool_result', data: { toolUseId: use.id, name: use.name, outcome: finish.outcome, durationMs } });
   return { type: 'tool_result', tool_use_id: use.id, content: finish.content, ...(finish.isError ? { is_error: true } : {}) };
+}
+
+/** Tells a streaming client that Claude asked for this call (before it runs, is refused or waits for approval). */
+function announce(ctx: ToolContext, use: ToolUseBlock): void {
+  ctx.text.mark();
+  ctx.events?.emit({ event: 'tool_call', data: { toolUseId: use.id, name: use.name, input: use.input } });
 }
 
 const notRun = (kind: keyof typeof NOT_RUN): Finish => ({ outcome: NOT_RUN[kind].outcome, content: NOT_RUN[kind].result, isError: true });
@@ -119,6 +136,7 @@ export async function refuseTruncated(
       continue;
     }
     const connection = toolbox?.kind === 'ready' ? toolbox.connectionOf.get(use.name) : undefined;
+    announce(ctx, use);
     results.push(await finishCall(ctx, use, baseOf(ctx, use, connection), notRun('truncated')));
   }
   return results;
@@ -159,19 +177,25 @@ export async function runToolBatch(
   const pending: (PendingApproval | undefined)[] = [];
   let unauthorized: string | undefined;
   let notSent: UpstreamError | undefined;
+  let outOfTime = false;
+  const calls = uses.map((use) => {
+    const record = records.get(use.id);
+    const connection = connectionOf.get(use.name);
+    const base = baseOf(ctx, use, connection);
+    const schema = schemaOf.get(use.name);
+    const decision = decideToolCall({
+      record,
+      policy: policyFor(deps.settings.toolPolicy, use.name),
+      available: connection !== undefined,
+      inputHash: base.inputHash,
+      inputProblems: schema ? toolInputProblems(schema, use.input) : [],
+    });
+    return { use, base, decision };
+  });
+  // Every call Claude asked for that this request handles is announced before any of them runs.
+  for (const { use, decision } of calls) if (decision.kind !== 'replay') announce(ctx, use);
   const results = await Promise.all(
-    uses.map(async (use, index): Promise<ToolResultBlock | undefined> => {
-      const record = records.get(use.id);
-      const connection = connectionOf.get(use.name);
-      const base = baseOf(ctx, use, connection);
-      const schema = schemaOf.get(use.name);
-      const decision = decideToolCall({
-        record,
-        policy: policyFor(deps.settings.toolPolicy, use.name),
-        available: connection !== undefined,
-        inputHash: base.inputHash,
-        inputProblems: schema ? toolInputProblems(schema, use.input) : [],
-      });
+    calls.map(async ({ use, base, decision }, index): Promise<ToolResultBlock | undefined> => {
       switch (decision.kind) {
         case 'replay':
           return { type: 'tool_result', tool_use_id: use.id, content: decision.result, ...(decision.isError ? { is_error: true } : {}) };
@@ -197,12 +221,10 @@ export async function runToolBatch(
           return undefined;
         case 'execute': {
           const result = await executeCall(ctx, use, base, maxBytes);
-          if (result instanceof UpstreamError) {
-            notSent ??= result;
-            return undefined;
-          }
-          if (result !== 'unauthorized') return result;
-          unauthorized ??= base.connection;
+          if (result instanceof UpstreamError) notSent ??= result;
+          else if (result === 'unauthorized') unauthorized ??= base.connection;
+          else if (result === 'out_of_time') outOfTime = true;
+          else return result;
           return undefined;
         }
       }
@@ -216,25 +238,41 @@ export async function runToolBatch(
   if (unauthorized !== undefined) return { kind: 'unauthorized', connection: unauthorized };
   const approvals = pending.filter((approval): approval is PendingApproval => approval !== undefined);
   if (approvals.length > 0) return { kind: 'awaiting_approval', approvals };
+  if (outOfTime) return { kind: 'out_of_time' };
   return { kind: 'finished', results: results.filter((block): block is ToolResultBlock => block !== undefined) };
 }
 
-/** Runs one tool under the caller's identifier, once: the start is recorded before it runs. */
+/**
+ * Runs one tool under the caller's identifier, once: the start is recorded before it runs, and it
+ * is bounded by the deadline. A call that may have reached Asana and did not answer is `unknown`.
+ */
 async function executeCall(
   ctx: ToolContext,
   use: ToolUseBlock,
   base: Record_,
   maxBytes: number,
-): Promise<ToolResultBlock | 'unauthorized' | UpstreamError> {
+): Promise<ToolResultBlock | 'unauthorized' | 'out_of_time' | UpstreamError> {
   const { deps, conversation } = ctx;
+  const timeoutMs = ctx.deadline.callTimeout();
+  if (timeoutMs <= 0) return 'out_of_time';
   const startedAt = deps.clock.now();
   const started = await deps.store.startTool(conversation.sub, conversation.id, { toolUseId: use.id, ...base, startedAt: iso(startedAt) });
   if (!started) return finishCall(ctx, use, base, notRun('interrupted'));
   deps.faults?.checkpoint('after_tool_started');
+  const signal = deps.clock.signalAfter(timeoutMs);
   let result;
   try {
-    result = await deps.accounts.execute(conversation.sub, base.connection, use.name, use.input);
+    result = await deps.accounts.execute(conversation.sub, base.connection, use.name, use.input, { signal });
   } catch (error) {
+    if (signal.aborted) {
+      // Abandoned at the deadline: it may have reached Asana, so it is never run again.
+      return finishCall(ctx, use, base, {
+        outcome: 'unknown',
+        content: "The tool did not answer before the request's deadline; whether it took effect is unknown.",
+        isError: true,
+        durationMs: deps.clock.now() - startedAt,
+      });
+    }
     if (!(error instanceof UpstreamError)) throw error;
     // Not sent (Scalekit unreachable, our token refused): nothing ran, so a retry may run it.
     await deps.store.unstartTool(conversation.sub, conversation.id, use.id);

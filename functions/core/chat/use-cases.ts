@@ -3,7 +3,7 @@ import { DomainError } from '../errors';
 import { approvalPending, recordDecision, settleRecordedDecisions } from './approvals';
 import { newLease, translateLeaseLost } from './lease';
 import { iso, storedMessage, ZERO_USAGE } from './messages';
-import { holding, withRun } from './open-run';
+import { holding, type RunRequest, withRun } from './open-run';
 import type { RunOutcome } from './outcome';
 import type { ChatDeps } from './settings';
 
@@ -18,6 +18,7 @@ export async function startConversation(
   deps: ChatDeps,
   sub: string,
   request: { message: string; verifyUrl?: string },
+  options: RunRequest = {},
 ): Promise<RunOutcome> {
   const now = deps.clock.now();
   const header: ConversationHeader = {
@@ -32,7 +33,7 @@ export async function startConversation(
   };
   const first = storedMessage(0, { role: 'user', content: [{ type: 'text', text: request.message }] });
   const target = { create: { header, first, lease: newLease(deps) } };
-  return withRun(deps, sub, target, request, async (run) => {
+  return withRun(deps, sub, target, request, options, async (run) => {
     await run.loop();
     return run.outcome();
   });
@@ -44,8 +45,9 @@ export async function postMessage(
   sub: string,
   id: string,
   request: { message: string; verifyUrl?: string },
+  options: RunRequest = {},
 ): Promise<RunOutcome> {
-  return withRun(deps, sub, { id }, request, async (run) => {
+  return withRun(deps, sub, { id }, request, options, async (run) => {
     const { conversation } = run;
     const { status } = conversation.header;
     if (status === 'awaiting_approval') throw approvalPending(id);
@@ -60,8 +62,14 @@ export async function postMessage(
 }
 
 /** `POST /conversations/{id}/resume`: continues a paused or interrupted run; a completed one is returned as is. */
-export async function resumeConversation(deps: ChatDeps, sub: string, id: string, request: { verifyUrl?: string }): Promise<RunOutcome> {
-  return withRun(deps, sub, { id }, request, async (run) => {
+export async function resumeConversation(
+  deps: ChatDeps,
+  sub: string,
+  id: string,
+  request: { verifyUrl?: string },
+  options: RunRequest = {},
+): Promise<RunOutcome> {
+  return withRun(deps, sub, { id }, request, options, async (run) => {
     const { conversation } = run;
     const wasCompleted = conversation.header.status === 'completed';
     await settleRecordedDecisions(deps, conversation);
@@ -81,8 +89,9 @@ export async function decideApproval(
   sub: string,
   id: string,
   request: { toolUseId: string; decision: 'approve' | 'deny'; verifyUrl?: string },
+  options: RunRequest = {},
 ): Promise<RunOutcome> {
-  return withRun(deps, sub, { id }, request, async (run) => {
+  return withRun(deps, sub, { id }, request, options, async (run) => {
     const { conversation } = run;
     // Deciding first lets a client retry an approval whose request crashed after saving it.
     await recordDecision(deps, conversation, request);
