@@ -1,8 +1,11 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import '../validation';
 import { once } from '../adapters/runtime';
 import {
   type ChatDeps,
   type ChatSettings,
+  type RunOutcome,
+  type RunRequest,
   decideApproval,
   deleteConversation,
   getConversation,
@@ -15,7 +18,8 @@ import { isConversationId } from '../core/domain';
 import { DomainError } from '../core/errors';
 import type { Faults } from '../core/faults';
 import { approvalBody, listQuery, messageBody, resumeBody } from '../http/contract';
-import { httpHandler } from '../http/handler';
+import { wantsEventStream } from '../http/event-stream';
+import { type EventStreamAnswer, type StreamingRouteHandler, streamingHttpHandler } from '../http/handler';
 import { parseBody, parseQuery, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
 import { chatDeps } from './deps';
@@ -48,10 +52,28 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
     const base = await chatDeps();
     return { ...base, settings: { ...base.settings, ...options.settings }, faults: options.faults };
   });
-  return httpHandler({
-    'POST /conversations': async (event, caller) => {
+  /**
+   * A run route's answer: Server-Sent Events for `Accept: text/event-stream` (the streaming
+   * budget), else JSON with `status` (the JSON budget). Either way the deadline also keeps
+   * inside the function's remaining time.
+   */
+  const answer = async (
+    event: Parameters<StreamingRouteHandler>[0],
+    remainingMs: number | undefined,
+    status: number,
+    run: (deps: ChatDeps, options: RunRequest) => Promise<RunOutcome>,
+  ): Promise<APIGatewayProxyResult | EventStreamAnswer> => {
+    const ready = await deps();
+    if (wantsEventStream(event.headers)) {
+      const time = { budgetMs: ready.settings.streamTimeBudgetMs, remainingMs };
+      return { eventStream: (events) => run(ready, { time, events }) };
+    }
+    return json(status, await run(ready, { time: { budgetMs: ready.settings.timeBudgetMs, remainingMs } }));
+  };
+  return streamingHttpHandler({
+    'POST /conversations': async (event, caller, { remainingMs }) => {
       const body = parseMessageBody(event);
-      return json(201, await startConversation(await deps(), caller.sub, body));
+      return answer(event, remainingMs, 201, (ready, run) => startConversation(ready, caller.sub, body, run));
     },
     'GET /conversations': async (event, caller) => {
       const query = parseQuery(event, listQuery);
@@ -62,20 +84,20 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
       await deleteConversation(await deps(), caller.sub, pathParam(event, 'id'));
       return noContent();
     },
-    'POST /conversations/{id}/messages': async (event, caller) => {
+    'POST /conversations/{id}/messages': async (event, caller, { remainingMs }) => {
       const id = conversationId(event);
       const body = parseMessageBody(event);
-      return json(200, await postMessage(await deps(), caller.sub, id, body));
+      return answer(event, remainingMs, 200, (ready, run) => postMessage(ready, caller.sub, id, body, run));
     },
-    'POST /conversations/{id}/resume': async (event, caller) => {
+    'POST /conversations/{id}/resume': async (event, caller, { remainingMs }) => {
       const id = conversationId(event);
       const body = parseBody(event, resumeBody);
-      return json(200, await resumeConversation(await deps(), caller.sub, id, body));
+      return answer(event, remainingMs, 200, (ready, run) => resumeConversation(ready, caller.sub, id, body, run));
     },
-    'POST /conversations/{id}/approvals': async (event, caller) => {
+    'POST /conversations/{id}/approvals': async (event, caller, { remainingMs }) => {
       const id = conversationId(event);
       const body = parseBody(event, approvalBody);
-      return json(200, await decideApproval(await deps(), caller.sub, id, body));
+      return answer(event, remainingMs, 200, (ready, run) => decideApproval(ready, caller.sub, id, body, run));
     },
   });
 }

@@ -3,6 +3,7 @@ import { config, logger, once } from '../adapters/runtime';
 import { DomainError } from '../core/errors';
 import { type AccessTokenVerifier, authenticate, type Caller, createAccessTokenVerifier } from './identity';
 import { withEdgeHeaders } from './headers';
+import { EventStreamWriter } from './event-stream';
 import { errorResponse } from './response';
 
 /** The access-token verifier, built once per container (the scheduled function never needs one). */
@@ -27,6 +28,31 @@ export function configuredWebOrigin(): string | undefined {
 /** One route's work, once the caller is known. */
 export type RouteHandler = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;
 
+/** A route's answer as a stream of run events: `run` gets the events and returns the `outcome` body. */
+export interface EventStreamAnswer {
+  readonly eventStream: (events: EventStreamWriter) => Promise<unknown>;
+}
+
+/** A route of a streaming function: JSON, or a stream of run events; it may read the function's remaining time. */
+export type StreamingRouteHandler = (
+  event: APIGatewayProxyEvent,
+  caller: Caller,
+  context: { readonly remainingMs?: number },
+) => Promise<APIGatewayProxyResult | EventStreamAnswer>;
+
+/** Logs what the contract does not explain: an unexpected error in full, an upstream failure by its code. */
+function logFailure(error: unknown): void {
+  const unexpected = !(error instanceof DomainError) ? error : error.code === 'internal_error' ? error.cause : undefined;
+  if (unexpected !== undefined || !(error instanceof DomainError)) {
+    logger.error('request failed', {
+      error:
+        unexpected instanceof Error ? { name: unexpected.name, message: unexpected.message, stack: unexpected.stack } : String(unexpected),
+    });
+  } else if (error.code.startsWith('upstream_')) {
+    logger.warn('upstream failed', { code: error.code });
+  }
+}
+
 /**
  * The edge every function shares: verify the caller, dispatch on `METHOD resource`, and map
  * whatever is thrown to the contract (unexpected errors are logged, never exposed). Every answer
@@ -41,20 +67,71 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       if (!route) throw new DomainError('not_found', 'No such route.');
       return withEdgeHeaders(await route(event, caller), configuredWebOrigin());
     } catch (error) {
-      const unexpected = !(error instanceof DomainError) ? error : error.code === 'internal_error' ? error.cause : undefined;
-      if (unexpected !== undefined || !(error instanceof DomainError)) {
-        logger.error('request failed', {
-          error:
-            unexpected instanceof Error
-              ? { name: unexpected.name, message: unexpected.message, stack: unexpected.stack }
-              : String(unexpected),
-        });
-      } else if (error.code.startsWith('upstream_')) {
-        logger.warn('upstream failed', { code: error.code });
-      }
+      logFailure(error);
       return withEdgeHeaders(errorResponse(error), configuredWebOrigin());
     } finally {
       logger.resetKeys();
     }
   };
+}
+
+/** Writes a whole JSON answer through the response stream: status and headers in the prelude, then the body. */
+function writeResult(responseStream: awslambda.HttpResponseStream, result: APIGatewayProxyResult): void {
+  const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([name, value]) => [name, String(value)]));
+  const out = awslambda.HttpResponseStream.from(responseStream, { statusCode: result.statusCode, headers });
+  // The prelude goes out with the first write(), so even an empty body is written, then ended.
+  out.write(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+  out.end();
+}
+
+/**
+ * The edge of a function that answers through Lambda response streaming
+ * (`awslambda.streamifyResponse`): the same caller check, dispatch and error mapping as
+ * {@link httpHandler}, JSON answers written with their status and headers in the stream's
+ * prelude, and run routes that may answer as Server-Sent Events. What fails before a stream
+ * starts answers JSON with its status; what fails after it ends the stream with an `error` event.
+ * The handler returns only when the run has ended, whether or not the client is still there.
+ */
+export function streamingHttpHandler(routes: Record<string, StreamingRouteHandler>) {
+  return awslambda.streamifyResponse(async (event: APIGatewayProxyEvent, responseStream, context: Context | undefined) => {
+    logger.appendKeys({ requestId: context?.awsRequestId ?? event.requestContext?.requestId });
+    const origin = configuredWebOrigin();
+    try {
+      let answer: APIGatewayProxyResult | EventStreamAnswer;
+      try {
+        const caller = await authenticate(event, await verifier());
+        const route = routes[`${event.httpMethod} ${event.resource}`];
+        if (!route) throw new DomainError('not_found', 'No such route.');
+        answer = await route(event, caller, { remainingMs: context?.getRemainingTimeInMillis?.() });
+      } catch (error) {
+        logFailure(error);
+        answer = errorResponse(error);
+      }
+      if ('statusCode' in answer) return writeResult(responseStream, withEdgeHeaders(answer, origin));
+      const events = new EventStreamWriter(responseStream, withEdgeHeaders({ headers: {} }, origin).headers);
+      let outcome: unknown;
+      try {
+        outcome = await answer.eventStream(events);
+      } catch (error) {
+        logFailure(error);
+        if (!events.opened) return writeResult(responseStream, withEdgeHeaders(errorResponse(error), origin));
+        const failure = error instanceof DomainError ? error : undefined;
+        events.emit({
+          event: 'error',
+          data: {
+            error: {
+              code: failure?.code ?? 'internal_error',
+              message: failure?.message ?? 'The request failed because of an internal error.',
+            },
+            conversationId: failure?.extra.conversationId ?? '',
+          },
+        });
+        return events.end();
+      }
+      events.emit({ event: 'outcome', data: outcome as never });
+      events.end();
+    } finally {
+      logger.resetKeys();
+    }
+  });
 }

@@ -76,10 +76,16 @@ function httpResponseStreamFrom(stream: LocalResponseStream, prelude: ResponsePr
   return stream;
 }
 
-/** Installs `globalThis.awslambda` unless something (the real runtime) already did. */
+/**
+ * Installs what the runtime provides on `globalThis.awslambda`, keeping what is there (the real
+ * runtime's own; or the AWS SDK's invoke store, which creates `awslambda` as an empty object when
+ * it loads first).
+ */
 export function installLambdaRuntimeGlobals(): void {
-  const global = globalThis as { awslambda?: unknown };
-  global.awslambda ??= { streamifyResponse, HttpResponseStream: { from: httpResponseStreamFrom } };
+  const global = globalThis as { awslambda?: Record<string, unknown> };
+  const runtime = (global.awslambda ??= {});
+  runtime.streamifyResponse ??= streamifyResponse;
+  runtime.HttpResponseStream ??= { from: httpResponseStreamFrom };
 }
 
 /** Whether the runtime would invoke this handler in streaming mode. */
