@@ -13,6 +13,8 @@ export const RUN_METRICS = {
   completed: 'RunsCompleted',
   inProgress: 'RunsInProgress',
   awaitingApproval: 'RunsAwaitingApproval',
+  needsAuthorization: 'RunsNeedingAuthorization',
+  /** A run request that ended in a server-side error (a 5xx answer), whatever it had done. */
   failed: 'RunsFailed',
   /** A run paused as `in_progress` because the request's time budget ran out (its deadline). */
   stoppedByDeadline: 'RunsStoppedByDeadline',

@@ -23,6 +23,7 @@ import { type EventStreamAnswer, type StreamingRouteHandler, streamingHttpHandle
 import { parseBody, parseQuery, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
 import { chatDeps } from './deps';
+import { ChatMetrics } from './metrics';
 
 /** A message over the size limit is a 413, not a 400: checked before the schema. */
 function parseMessageBody(event: Parameters<typeof parseBody>[0]) {
@@ -45,13 +46,28 @@ function conversationId(event: Parameters<typeof pathParam>[0]): string {
 
 /**
  * The `chat` function's routes. `options` exist for tests: other budgets, or a fault injected
- * at a named point of the run (never set in a deployment).
+ * at a named point of the run (never set in a deployment). Each run reports to the function's
+ * metrics, written when it ends.
  */
 export function createChatHandler(options: { settings?: Partial<ChatSettings>; faults?: Faults } = {}) {
+  const metrics = new ChatMetrics();
   const deps = once(async (): Promise<ChatDeps> => {
     const base = await chatDeps();
-    return { ...base, settings: { ...base.settings, ...options.settings }, faults: options.faults };
+    return { ...base, settings: { ...base.settings, ...options.settings }, faults: options.faults, observer: metrics };
   });
+  /** A run, metered: a server-side failure counts as a failed run; what it reported is written when it ends. */
+  const metered =
+    (run: (deps: ChatDeps, options: RunRequest) => Promise<RunOutcome>) =>
+    async (ready: ChatDeps, request: RunRequest): Promise<RunOutcome> => {
+      try {
+        return await run(ready, request);
+      } catch (error) {
+        metrics.runFailed(error);
+        throw error;
+      } finally {
+        metrics.flush();
+      }
+    };
   /**
    * A run route's answer: Server-Sent Events for `Accept: text/event-stream` (the streaming
    * budget), else JSON with `status` (the JSON budget). Either way the deadline also keeps
@@ -61,8 +77,9 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
     event: Parameters<StreamingRouteHandler>[0],
     remainingMs: number | undefined,
     status: number,
-    run: (deps: ChatDeps, options: RunRequest) => Promise<RunOutcome>,
+    unmetered: (deps: ChatDeps, options: RunRequest) => Promise<RunOutcome>,
   ): Promise<APIGatewayProxyResult | EventStreamAnswer> => {
+    const run = metered(unmetered);
     const ready = await deps();
     if (wantsEventStream(event.headers)) {
       const time = { budgetMs: ready.settings.streamTimeBudgetMs, remainingMs };

@@ -228,6 +228,22 @@ export interface ToolFinish {
   readonly durationMs?: number;
 }
 
+/** Why a run paused as `in_progress` with work left: its time budget (deadline) or its model calls ran out. */
+export type RunStop = 'deadline' | 'model_call_budget';
+
+/**
+ * What a run reports as it goes, for the function's metrics. Called synchronously, never awaited:
+ * an observer must not throw. Optional in `ChatDeps` (no observer: nothing is reported).
+ */
+export interface RunObserver {
+  /** A model call answered, after `latencyMs`, with its token usage. */
+  modelCalled(call: { readonly latencyMs: number; readonly usage: Usage }): void;
+  /** A tool call ended; `durationMs` only for a call that ran. */
+  toolFinished(call: { readonly name: string; readonly outcome: ToolOutcome; readonly durationMs?: number }): void;
+  /** The request's run ended in `status`; `stoppedBy` when a budget paused it. */
+  runEnded(run: { readonly status: RunStatus; readonly stoppedBy?: RunStop }): void;
+}
+
 /** Claude, behind the Messages API. Failures throw `UpstreamError`. */
 /** One call to Claude. */
 export interface ModelRequest {

@@ -12,5 +12,6 @@ export * from './connection-store';
 export * from './conversation-store';
 export * from './faults';
 export * from './model';
+export * from './run-observer';
 export * from './user-directory';
 export * from './worlds';

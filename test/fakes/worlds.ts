@@ -7,6 +7,7 @@ import { FakeConnectionStore } from './connection-store';
 import { FakeConversationStore } from './conversation-store';
 import { CrashAt } from './faults';
 import { ScriptedModel } from './model';
+import { RecordingObserver } from './run-observer';
 import { FakeUserDirectory } from './user-directory';
 
 export const DEFAULT_VERIFY_URL = 'https://console.onbehalf.test/connections/verify';
@@ -60,6 +61,7 @@ export function chatWorld(options: { settings?: Partial<ChatSettings>; model?: S
   const conversations = new FakeConversationStore({ days: 90, clock });
   const model = options.model ?? new ScriptedModel();
   const faults = new CrashAt();
+  const observer = new RecordingObserver();
   let ids = 0;
   let leases = 0;
   const deps: ChatDeps = {
@@ -72,6 +74,7 @@ export function chatWorld(options: { settings?: Partial<ChatSettings>; model?: S
     connections: connections.deps,
     settings: chatSettings(options.settings),
     faults,
+    observer,
   };
-  return { deps, accounts, conversations, model, clock, faults, connectionStore: connections.store };
+  return { deps, accounts, conversations, model, clock, faults, observer, connectionStore: connections.store };
 }

@@ -2,7 +2,7 @@ import { createAuthorizationLink } from '../connections';
 import type { ModelResponse, RunStatus, StoredMessage, ToolUseBlock } from '../domain';
 import { UpstreamError } from '../errors';
 import { fitWindow, replyOf } from '../history';
-import type { ModelRequest } from '../ports';
+import type { ModelRequest, RunStop } from '../ports';
 import type { HeldConversation } from './conversation';
 import type { Deadline } from './deadline';
 import type { RunEvents } from './events';
@@ -37,6 +37,8 @@ export class Run {
   private authorizationUrl: string | null = null;
   private readonly text: TextRelay;
   private begun = false;
+  /** Which budget paused this run, if one did. */
+  private stoppedBy: RunStop | undefined;
 
   constructor(
     private readonly deps: ChatDeps,
@@ -99,6 +101,7 @@ export class Run {
       const toolbox = await this.openToolbox();
       if (toolbox.kind === 'unauthorized') return this.needAuthorization(toolbox.connection);
       if (this.modelCalls >= this.deps.settings.modelCallBudget || !(await this.callModel(toolbox))) {
+        this.stoppedBy = this.modelCalls >= this.deps.settings.modelCallBudget ? 'model_call_budget' : 'deadline';
         await conversation.update({ status: 'in_progress' });
         return;
       }
@@ -127,6 +130,7 @@ export class Run {
         await this.conversation.update({ status: 'awaiting_approval', pendingApprovals: batch.approvals });
         return false;
       case 'out_of_time':
+        this.stoppedBy = 'deadline';
         await this.conversation.update({ status: 'in_progress' });
         return false;
       case 'finished':
@@ -153,6 +157,7 @@ export class Run {
     // The window grows by this run's messages: fit it again before every call.
     const history = fitWindow(await this.conversation.history(), this.deps.settings.historyTokenBudget);
     await this.conversation.renewLease();
+    const calledAt = this.deps.clock.now();
     const response = await this.callWithinDeadline({
       system: this.deps.settings.systemPrompt,
       tools: toolbox.tools,
@@ -160,6 +165,7 @@ export class Run {
     });
     if (response === 'out_of_time') return false;
     this.modelCalls++;
+    this.deps.observer?.modelCalled({ latencyMs: this.deps.clock.now() - calledAt, usage: response.usage });
     // Stored exactly as received, even empty: only what is sent back is cleaned (see `sendable`).
     const { content, stopReason: stop } = response;
     const hasTools = toolUsesOf({ role: 'assistant', content }).length > 0;
@@ -221,6 +227,7 @@ export class Run {
     const { conversation } = this;
     this.begin();
     const { status, truncated, pendingApprovals } = conversation.header;
+    this.deps.observer?.runEnded({ status, ...(status === 'in_progress' && this.stoppedBy ? { stoppedBy: this.stoppedBy } : {}) });
     const last = await conversation.lastMessage();
     const answer = async () =>
       last?.role === 'assistant'

@@ -37,7 +37,7 @@ export class ToolCallLog {
 
 /** What one request needs to run tool calls in a held conversation. */
 export interface ToolContext {
-  readonly deps: Pick<ChatDeps, 'store' | 'accounts' | 'clock' | 'settings' | 'faults'>;
+  readonly deps: Pick<ChatDeps, 'store' | 'accounts' | 'clock' | 'settings' | 'faults' | 'observer'>;
   readonly conversation: HeldConversation;
   readonly log: ToolCallLog;
   /** No tool starts without a second left before it; a running one is abandoned then. */
@@ -88,6 +88,7 @@ export async function finishCall(ctx: ToolContext, use: ToolUseBlock, base: Reco
   const durationMs = finish.durationMs ?? 0;
   ctx.log.add({ toolUseId: use.id, name: use.name, input: use.input, outcome: finish.outcome, durationMs });
   ctx.events?.emit({ event: 'tool_result', data: { toolUseId: use.id, name: use.name, outcome: finish.outcome, durationMs } });
+  deps.observer?.toolFinished({ name: use.name, outcome: finish.outcome, durationMs: finish.durationMs });
   return { type: 'tool_result', tool_use_id: use.id, content: finish.content, ...(finish.isError ? { is_error: true } : {}) };
 }
 
