@@ -121,6 +121,29 @@ describe('chat metrics', () => {
     expect(names(lines[0]!)).not.toContain(RUN_METRICS.completed);
   });
 
+  it('writes the line of a streamed run too, once the run has ended', async () => {
+    // Prepare
+    const tag = marker('streamed');
+    await script(tag, [textTurn('Streamed answer.')]);
+    let text = '';
+
+    // Act
+    const lines = await emfDuring(async () => {
+      const response = await fetch(`${gateway.url}/conversations`, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Bearer ${user}` },
+        body: JSON.stringify({ message: `Say something ${tag}` }),
+      });
+      text = await response.text();
+    });
+
+    // Assess
+    expect(text).toContain('event: outcome');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ service: 'chat', [RUN_METRICS.completed]: 1 });
+    expect(names(lines[0]!)).not.toContain(TOOL_CALL_METRICS.succeeded);
+  });
+
   it('writes nothing for a request that runs nothing', async () => {
     // Act
     const lines = await emfDuring(() => api('GET', '/conversations?limit=1', { token: user, apiUrl: gateway.url }));
