@@ -5,18 +5,18 @@ import { chatGateway } from '../support/chat-gateway';
 import { connected, person } from '../support/connect';
 import { asanaRequests, control, cursor, executions, marker, script, textTurn, toolTurn } from '../support/standins';
 
-// What a stranger's data can make the agent do. Mallory can write in a shared project; Victoria
+// What a stranger's data can make the agent do. Mallory (the tester tybalt) can write in a shared project; Victoria (tilly)
 // reads what Mallory wrote. The model is scripted to be fooled — the layer under it must hold.
 
 const world = inject('world');
 const website = world.projects.find((project) => project.public)!;
-const victim = person('victoria');
+const victim = person('tilly');
 let mallory: string;
 let victoria: string;
 let roomy: LocalService;
 
 beforeAll(async () => {
-  [mallory, victoria] = await Promise.all([connected('mallory'), connected('victoria')]);
+  [mallory, victoria] = await Promise.all([connected('tybalt'), connected('tilly')]);
   // A deployment that keeps results up to 200 KB each: eight of them would overflow one item.
   roomy = await chatGateway({ settings: { toolResultMaxBytes: 200_000 } });
 });
@@ -121,7 +121,7 @@ describe('inputs Claude writes that break the tool schema', () => {
       is_error: true,
       content: expect.stringContaining("does not match the tool's schema"),
     });
-    const victimSub = inject('subs').victoria;
+    const victimSub = inject('subs').tilly;
     expect((await rpcs(rpcsBefore)).filter((rpc) => rpc.rpc === 'ExecuteTool' && rpc.identifier === victimSub)).toEqual([]);
     expect((await executions(executionsBefore)).filter((execution) => execution.identifier === victimSub)).toEqual([]);
     expect((await asanaRequests(requestsBefore)).filter((request) => request.asanaUserGid === victim.asanaGid)).toEqual([]);

@@ -28,7 +28,7 @@ beforeAll(async () => {
     written += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
   });
-  user = await connected('victoria');
+  user = await connected('tilly');
   gateway = await chatGateway();
   // A budget too short for a second model call: the run stops by its deadline.
   deadline = await chatGateway({ settings: { timeBudgetMs: 1 } });

@@ -8,7 +8,7 @@ import { loadWorld, type World } from '../../infra/local/world';
  * tobias, trent, troy, tobin), upstream-and-secrets.test (tyra, tad), reliability.test (tao),
  * approvals.test (tia), the bundle test (tristan), the CLI test (tamsin), the Scalekit attack
  * tests (tarik, toril, tage), the edge attack tests (tuva, tove), the injection attack suite
- * (mallory, victoria), streaming.test (tessa). `alice` and `bob`
+ * (tybalt, tilly), streaming.test (tessa). `alice` and `bob`
  * are only ever connected, never revoked.
  */
 export const TESTERS = [
@@ -37,8 +37,8 @@ export const TESTERS = [
   'tage',
   'tuva',
   'tove',
-  'mallory',
-  'victoria',
+  'tybalt',
+  'tilly',
   'tessa',
 ] as const;
 
