@@ -55,3 +55,41 @@ export function storedMessage(seq: number, message: Message, stopReason?: string
     tokens: estimateTokens(message.content),
   };
 }
+
+/**
+ * Shrinks what is sent to fit `tokenBudget` when even the newest exchange alone is over it (many
+ * large tool results): the oldest tool results are cut first, each keeping its start and a
+ * visible marker, until the history fits. What is stored is never changed.
+ */
+export function shrinkToFit(messages: readonly Message[], tokenBudget: number): Message[] {
+  const sizes = messages.map((message) => estimateTokens(message.content));
+  let excess = sizes.reduce((sum, size) => sum + size, 0) - tokenBudget;
+  if (excess <= 0) return [...messages];
+  const shrunk = [...messages];
+  for (let i = 0; i < shrunk.length && excess > 0; i++) {
+    const message = shrunk[i]!;
+    if (!message.content.some((block) => block.type === 'tool_result')) continue;
+    const content = message.content.map((block) => {
+      if (excess <= 0 || block.type !== 'tool_result' || typeof block.content !== 'string') return block;
+      const text = block.content;
+      const marker = `\n…[shortened to fit the conversation: this result held ${Buffer.byteLength(text, 'utf8')} bytes]`;
+      // ~4 characters a token (as estimated); JSON escaping only makes the cut larger than needed.
+      const keep = Math.max(0, text.length - excess * 4 - marker.length);
+      if (keep >= text.length) return block;
+      const cut = `${text.slice(0, keep)}${marker}`;
+      excess -= Math.floor((JSON.stringify(text).length - JSON.stringify(cut).length) / 4);
+      return { ...block, content: cut };
+    });
+    shrunk[i] = { role: message.role, content };
+  }
+  return shrunk;
+}
+
+/** Tool names the history uses: Claude refuses tool blocks when no tool is offered, so they stay listed. */
+export function toolNamesIn(messages: readonly Message[]): string[] {
+  const names = new Set<string>();
+  for (const message of messages) {
+    for (const block of message.content) if (block.type === 'tool_use' && typeof block.name === 'string') names.add(block.name);
+  }
+  return [...names].sort();
+}

@@ -1,12 +1,12 @@
 import { createAuthorizationLink } from '../connections';
-import type { ModelResponse, RunStatus, StoredMessage, ToolUseBlock } from '../domain';
+import type { Message, ModelResponse, RunStatus, StoredMessage, ToolDefinition, ToolUseBlock } from '../domain';
 import { UpstreamError } from '../errors';
 import { fitWindow, replyOf } from '../history';
 import type { ModelRequest, RunStop } from '../ports';
 import type { HeldConversation } from './conversation';
 import type { Deadline } from './deadline';
 import type { RunEvents } from './events';
-import { addUsage, STOP_COMPLETES, STOP_TRUNCATES, sendable, toolUsesOf } from './messages';
+import { addUsage, STOP_COMPLETES, STOP_TRUNCATES, sendable, shrinkToFit, toolNamesIn, toolUsesOf } from './messages';
 import type { RunOutcome } from './outcome';
 import type { ChatDeps } from './settings';
 import { refuseTruncated, runToolBatch, ToolCallLog, type ToolContext } from './tool-calls';
@@ -21,6 +21,18 @@ export interface RunOptions {
 
 /** The first retry of a failed model call waits this long, each next one twice as long (never past the deadline). */
 const RETRY_BACKOFF_MS = 500;
+
+/**
+ * Claude refuses a history holding tool blocks when no tool is offered: with none left to the
+ * user, the tools the history used stay listed, described as no longer available.
+ */
+function retiredTools(messages: readonly Message[]): ToolDefinition[] {
+  return toolNamesIn(messages).map((name) => ({
+    name,
+    description: 'No longer available to this user; do not call it.',
+    input_schema: { type: 'object', properties: {} },
+  }));
+}
 
 /** Upstream failures worth another try: Claude was overloaded, unreachable or slow. */
 const retryable = (error: unknown) =>
@@ -157,11 +169,14 @@ export class Run {
     // The window grows by this run's messages: fit it again before every call.
     const history = fitWindow(await this.conversation.history(), this.deps.settings.historyTokenBudget);
     await this.conversation.renewLease();
+    // Even alone, the newest exchange may be over the budget (many large tool results): it is
+    // shrunk, never sent as a request Claude must refuse on every resume.
+    const messages = shrinkToFit(sendable(history), this.deps.settings.historyTokenBudget);
     const calledAt = this.deps.clock.now();
     const response = await this.callWithinDeadline({
       system: this.deps.settings.systemPrompt,
-      tools: toolbox.tools,
-      messages: sendable(history),
+      tools: toolbox.tools.length > 0 ? toolbox.tools : retiredTools(messages),
+      messages,
     });
     if (response === 'out_of_time') return false;
     this.modelCalls++;
