@@ -54,6 +54,8 @@ export const configSchema = z.object({
 
   COGNITO_USER_POOL_ID: nonEmpty(),
   COGNITO_CLIENT_ID: nonEmpty(),
+  /** The web console's public app client, when the deployment has a console: its tokens are accepted too. */
+  COGNITO_WEB_CLIENT_ID: z.optional(nonEmpty()),
   /** Local only: the local issuer (`http://127.0.0.1:<port>/<poolId>`); in AWS it derives from the pool id. */
   COGNITO_ISSUER: z.optional(url),
   /** Local only: the local user pool's API endpoint (for `GetUser`); in AWS the SDK's regional endpoint. */

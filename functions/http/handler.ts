@@ -11,7 +11,7 @@ const verifier = once(
   async (): Promise<AccessTokenVerifier> =>
     createAccessTokenVerifier({
       userPoolId: config().COGNITO_USER_POOL_ID,
-      clientId: config().COGNITO_CLIENT_ID,
+      clientId: [config().COGNITO_CLIENT_ID, ...(config().COGNITO_WEB_CLIENT_ID ? [config().COGNITO_WEB_CLIENT_ID!] : [])],
       issuer: config().COGNITO_ISSUER,
     }),
 );

@@ -41,10 +41,16 @@ export class FetchJwksFetcher {
 /**
  * The verifier for a deployment or the local stack. With `issuer` (local stack) the JWKS is read
  * from `<issuer>/.well-known/jwks.json` over http; otherwise `CognitoJwtVerifier` derives it
- * from the pool id. Either way: `token_use` must be `access`, `client_id` this app client, `exp`
+ * from the pool id. Either way: `token_use` must be `access`, `client_id` one of the app clients, `exp`
  * present, and the scope the API's authorizer requires.
  */
-export function createAccessTokenVerifier(options: { userPoolId: string; clientId: string; issuer?: string }): AccessTokenVerifier {
+export function createAccessTokenVerifier(options: {
+  userPoolId: string;
+  /** The app clients whose tokens are accepted (the native client, and the web console's when there is one). */
+  clientId: string | readonly string[];
+  issuer?: string;
+}): AccessTokenVerifier {
+  const clientIds: string[] = typeof options.clientId === 'string' ? [options.clientId] : [...options.clientId];
   if (options.issuer) {
     const verifier = JwtVerifier.create(
       {
@@ -53,7 +59,8 @@ export function createAccessTokenVerifier(options: { userPoolId: string; clientI
         audience: null,
         customJwtCheck: ({ payload }) => {
           if (payload.token_use !== 'access') throw new Error('not an access token');
-          if (payload.client_id !== options.clientId) throw new Error('token of another app client');
+          if (typeof payload.client_id !== 'string' || !clientIds.includes(payload.client_id))
+            throw new Error('token of another app client');
           requireAccessClaims(payload);
         },
       },
@@ -64,7 +71,7 @@ export function createAccessTokenVerifier(options: { userPoolId: string; clientI
   const verifier = CognitoJwtVerifier.create({
     userPoolId: options.userPoolId,
     tokenUse: 'access',
-    clientId: options.clientId,
+    clientId: clientIds,
     customJwtCheck: ({ payload }) => requireAccessClaims(payload),
   });
   return { verify: (token) => verifier.verify(token) };

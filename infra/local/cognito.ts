@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { USER_SCOPE } from '../routes';
+import { createManagedLogin } from './managed-login';
 import { listen, type LocalService, readBody, readState, sendJson, writeState } from './service';
 
 /** A local user: what Cognito would hold for a seeded person. */
@@ -19,6 +20,14 @@ export interface CognitoOptions {
   /** Lifetime of access and ID tokens (Cognito's default: one hour). */
   accessTokenTtlSeconds?: number;
   region?: string;
+  /** Lifetime of a managed-login authorization code (Cognito's: five minutes). */
+  authorizationCodeTtlSeconds?: number;
+  /**
+   * The web console's origin (`consoleUrl`): the public app client's redirect and logout URIs
+   * must lie under it, and the token endpoint answers CORS for it. A function, because the
+   * console may start after the pool.
+   */
+  consoleUrl?: () => string | undefined;
 }
 
 /** The running local user pool: the facts a client and a verifier need. */
@@ -28,6 +37,10 @@ export interface LocalCognito extends LocalService {
   readonly clientId: string;
   /** A second app client of the same pool: its tokens must be refused by the functions. */
   readonly otherClientId: string;
+  /** The web console's public app client: managed login with authorization code + PKCE. */
+  readonly webClientId: string;
+  /** Base URL of the managed login (`/oauth2/authorize`, `/oauth2/token`, `/logout`). */
+  readonly domain: string;
   readonly region: string;
   /** `iss` of every token: `<url>/<userPoolId>`, as cognito-local does. */
   readonly issuer: string;
@@ -40,10 +53,12 @@ interface PersistedState {
   userPoolId: string;
   clientId: string;
   otherClientId: string;
+  webClientId?: string;
   privateJwk: JWK;
   publicJwk: JWK;
   subs: Record<string, string>;
-  refreshTokens: Record<string, { username: string; clientId: string }>;
+  /** `scope`: what a managed-login grant allowed (absent for `InitiateAuth`, which grants the user scope). */
+  refreshTokens: Record<string, { username: string; clientId: string; scope?: string }>;
 }
 
 class CognitoError extends Error {
@@ -59,7 +74,8 @@ class CognitoError extends Error {
  * A local Cognito user pool speaking the Cognito Identity Provider JSON protocol for
  * `InitiateAuth` (`USER_PASSWORD_AUTH`, `REFRESH_TOKEN_AUTH`) and `GetUser`, so clients log in with
  * `@aws-sdk/client-cognito-identity-provider` exactly as against real Cognito, and serving the
- * pool's JWKS at `/<userPoolId>/.well-known/jwks.json`. Tokens carry Cognito's claims.
+ * pool's JWKS at `/<userPoolId>/.well-known/jwks.json`. Tokens carry Cognito's claims. The same
+ * server is the pool's managed-login domain for the web console's public client (`managed-login.ts`).
  */
 export async function startCognito(options: CognitoOptions): Promise<LocalCognito> {
   const region = options.region ?? 'us-east-1';
@@ -78,15 +94,17 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
       refreshTokens: {},
     };
   }
+  state.webClientId ??= randomBytes(13).toString('hex');
   for (const user of options.users) state.subs[user.username] ??= randomUUID();
   writeState(options.stateFile, state);
   const persisted = state;
   const signingKey = await importJWK(persisted.privateJwk, 'RS256');
   const users = new Map(options.users.map((user) => [user.username, user]));
-  const clients = new Set([persisted.clientId, persisted.otherClientId]);
+  const webClientId = persisted.webClientId!;
+  const clients = new Set([persisted.clientId, persisted.otherClientId, webClientId]);
 
   let issuer = '';
-  const issueTokens = async (user: LocalUser, clientId: string) => {
+  const issueTokens = async (user: LocalUser, clientId: string, grant: { scope?: string; nonce?: string } = {}) => {
     const sub = persisted.subs[user.username]!;
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'RS256', kid: persisted.publicJwk.kid! };
@@ -95,7 +113,7 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
       origin_jti: randomUUID(),
       event_id: randomUUID(),
       token_use: 'access',
-      scope: USER_SCOPE,
+      scope: grant.scope ?? USER_SCOPE,
       auth_time: now,
       jti: randomUUID(),
       username: user.username,
@@ -114,6 +132,7 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
       'cognito:username': user.username,
       email: user.email,
       jti: randomUUID(),
+      ...(grant.nonce === undefined ? {} : { nonce: grant.nonce }),
     })
       .setProtectedHeader(header)
       .setSubject(sub)
@@ -147,7 +166,7 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
       if (!grant || !user || grant.clientId !== clientId) {
         throw new CognitoError('NotAuthorizedException', 'Invalid Refresh Token');
       }
-      return { AuthenticationResult: await issueTokens(user, clientId), ChallengeParameters: {} };
+      return { AuthenticationResult: await issueTokens(user, clientId, { scope: grant.scope }), ChallengeParameters: {} };
     }
     throw new CognitoError('InvalidParameterException', `AuthFlow ${String(input.AuthFlow)} is not supported by the local user pool.`);
   };
@@ -188,6 +207,7 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
         sendJson(res, 200, { keys: [persisted.publicJwk] });
         return;
       }
+      if (await managedLogin.handle(req, res, url)) return;
       if (req.method === 'GET' && url.pathname === '/health') {
         sendJson(res, 200, { ok: true });
         return;
@@ -221,13 +241,43 @@ export async function startCognito(options: CognitoOptions): Promise<LocalCognit
     })();
   });
 
+  const managedLogin = createManagedLogin({
+    issuer: () => issuer,
+    domain: () => domain,
+    jwksUri: () => `${issuer}/.well-known/jwks.json`,
+    webClientId,
+    clients,
+    codeTtlMs: (options.authorizationCodeTtlSeconds ?? 300) * 1000,
+    consoleUrl: options.consoleUrl ?? (() => undefined),
+    authenticate: (username, password) => {
+      const user = users.get(username);
+      return user && user.password === password ? user : undefined;
+    },
+    issueTokens: async (username, clientId, grant) => {
+      const user = users.get(username);
+      if (!user) return undefined;
+      const tokens = await issueTokens(user, clientId, grant);
+      return { accessToken: tokens.AccessToken, idToken: tokens.IdToken, expiresIn: tokens.ExpiresIn };
+    },
+    newRefreshToken: (username, clientId, scope) => {
+      const refreshToken = randomBytes(48).toString('base64url');
+      persisted.refreshTokens[refreshToken] = { username, clientId, scope };
+      writeState(options.stateFile, persisted);
+      return refreshToken;
+    },
+    refreshGrant: (refreshToken) => persisted.refreshTokens[refreshToken],
+  });
+
   const service = await listen(server, { port: options.port });
   issuer = `${service.url}/${persisted.userPoolId}`;
+  const domain = service.url;
   return {
     ...service,
     userPoolId: persisted.userPoolId,
     clientId: persisted.clientId,
     otherClientId: persisted.otherClientId,
+    webClientId,
+    domain,
     region,
     issuer,
     jwksUri: `${issuer}/.well-known/jwks.json`,

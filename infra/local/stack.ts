@@ -5,6 +5,7 @@ import { chatTimeoutSecondsFor, checkDeadlines, configSchema } from '../../funct
 import { LOCAL_TABLE_NAME } from '../table';
 import { startAsana } from './asana/server';
 import { type LocalCognito, startCognito } from './cognito';
+import { CONSOLE_SCOPE, startConsole } from './console';
 import { freePort, LOCAL_AWS_CREDENTIALS, LOCAL_REGION, startDynamoDb } from './dynamodb';
 import { type ProxyHandler, type StreamingProxyHandler, startGateway } from './gateway';
 import { startModel } from './model/server';
@@ -25,19 +26,32 @@ export function connectionNamesOf(env: Record<string, string | undefined>): stri
 /** The facts `npm start` prints and writes to `.onbehalf/stack.json` (`API.md`). */
 export interface StackFacts {
   apiUrl: string;
-  cognito: { endpoint: string; userPoolId: string; clientId: string; region: string };
+  cognito: {
+    endpoint: string;
+    userPoolId: string;
+    clientId: string;
+    region: string;
+    /** Base URL of the managed login (`/oauth2/authorize`, `/oauth2/token`, `/logout`, OpenID configuration). */
+    domain: string;
+    /** The web console's public app client (authorization code + PKCE, redirect URIs under `consoleUrl`). */
+    webClientId: string;
+  };
   scalekit: { environmentUrl: string; clientId: string; clientSecret: string };
   asanaUrl: string;
   modelUrl: string;
   dynamodbUrl: string;
   tableName: string;
+  /** The web console, on its own origin. */
+  consoleUrl: string;
   users: { username: string; password: string; email: string }[];
 }
 
 export interface StackOptions {
   world: World;
-  /** The gateway's port (default 3000; 0 = ephemeral). Every other service takes an ephemeral port. */
+  /** The gateway's port (default 3000; 0 = ephemeral). Every other service takes an ephemeral port but the console. */
   port?: number;
+  /** The web console's port (default: the gateway's port + 1; ephemeral when the gateway's is). */
+  consolePort?: number;
   /** Where state is kept across restarts; `undefined` keeps nothing (`--memory`). */
   dataDir?: string;
   /** The environment to read settings from (default `process.env`). */
@@ -115,12 +129,18 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     const asanaClient = { clientId: 'onbehalf-scalekit-local', clientSecret: secrets.asanaSecret };
     const scalekitClientId = 'skc_local';
 
+    // The console first: its origin is the pool's registered callback origin and the API's web origin.
+    const requestedPort = options.port ?? 3000;
+    const webConsole = track(await startConsole({ port: options.consolePort ?? (requestedPort === 0 ? 0 : requestedPort + 1) }));
+    const consoleUrl = webConsole.url;
+
     const [dynamodb, cognito, asana] = await Promise.all([
       startDynamoDb({ tableName: LOCAL_TABLE_NAME, dataDir: data ? join(data, 'dynamodb') : undefined }).then(track),
       startCognito({
         users: options.world.people,
         stateFile: stateFile('cognito'),
         accessTokenTtlSeconds: seconds(env, 'ONBEHALF_COGNITO_TOKEN_TTL_SECONDS'),
+        consoleUrl: () => consoleUrl,
       }).then(track),
       startAsana({
         world: options.world,
@@ -165,9 +185,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       ? { url: (env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com').replace(/\/+$/, '') }
       : track(await startModel({ stateFile: stateFile('model') }));
 
-    // A concrete port up front: the default verify URL names the gateway's own address.
-    const port = options.port === 0 ? await freePort() : (options.port ?? 3000);
-    const apiUrl = `http://127.0.0.1:${port}`;
+    const port = requestedPort === 0 ? await freePort() : requestedPort;
     const functionEnv: Record<string, string> = {
       TABLE_NAME: LOCAL_TABLE_NAME,
       AWS_REGION: LOCAL_REGION,
@@ -176,6 +194,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       DYNAMODB_ENDPOINT: dynamodb.url,
       COGNITO_USER_POOL_ID: cognito.userPoolId,
       COGNITO_CLIENT_ID: cognito.clientId,
+      COGNITO_WEB_CLIENT_ID: cognito.webClientId,
       COGNITO_ISSUER: cognito.issuer,
       COGNITO_ENDPOINT: cognito.url,
       SCALEKIT_ENVIRONMENT_URL: scalekit.url,
@@ -183,7 +202,9 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       SCALEKIT_CLIENT_SECRET: scalekit.clientSecret,
       ANTHROPIC_API_KEY: useAnthropic ? env.ANTHROPIC_API_KEY! : 'local-stand-in-key',
       ANTHROPIC_BASE_URL: model.url,
-      ONBEHALF_DEFAULT_VERIFY_URL: env.ONBEHALF_DEFAULT_VERIFY_URL ?? `${apiUrl}/_control/verified`,
+      // Locally the console is the web origin, and its verify page where consent lands by default.
+      ONBEHALF_WEB_ORIGIN: env.ONBEHALF_WEB_ORIGIN ?? consoleUrl,
+      ONBEHALF_DEFAULT_VERIFY_URL: env.ONBEHALF_DEFAULT_VERIFY_URL ?? `${consoleUrl}/connections/verify`,
       POWERTOOLS_SERVICE_NAME: 'onbehalf',
       POWERTOOLS_METRICS_NAMESPACE: 'onbehalf',
       POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
@@ -210,14 +231,26 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
 
     const facts: StackFacts = {
       apiUrl: gateway.url,
-      cognito: { endpoint: cognito.url, userPoolId: cognito.userPoolId, clientId: cognito.clientId, region: cognito.region },
+      cognito: {
+        endpoint: cognito.url,
+        userPoolId: cognito.userPoolId,
+        clientId: cognito.clientId,
+        region: cognito.region,
+        domain: cognito.domain,
+        webClientId: cognito.webClientId,
+      },
       scalekit: { environmentUrl: scalekit.url, clientId: scalekit.clientId, clientSecret: scalekit.clientSecret },
       asanaUrl: asana.url,
       modelUrl: model.url,
       dynamodbUrl: dynamodb.url,
       tableName: LOCAL_TABLE_NAME,
+      consoleUrl,
       users: options.world.people.map(({ username, password, email }) => ({ username, password, email })),
     };
+    webConsole.configure({
+      apiUrl: gateway.url,
+      auth: { issuer: cognito.issuer, domain: cognito.domain, clientId: cognito.webClientId, scope: CONSOLE_SCOPE },
+    });
     return { facts, cognito, functionEnv, close: closeAll };
   } catch (error) {
     await closeAll();

@@ -39,8 +39,10 @@ async function main(): Promise<void> {
   const lines = [
     `onbehalf local stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)${values.memory ? ' — in memory, nothing is kept' : ' — state kept in .data/'}`,
     ``,
+    `  Web console        ${facts.consoleUrl}   (sign in with a user below)`,
     `  API (gateway)      ${facts.apiUrl}`,
     `  Cognito (local)    ${facts.cognito.endpoint}   pool ${facts.cognito.userPoolId}   client ${facts.cognito.clientId}   region ${facts.cognito.region}`,
+    `  Managed login      ${facts.cognito.domain}   web client ${facts.cognito.webClientId}`,
     `  Scalekit           ${facts.scalekit.environmentUrl}   client ${facts.scalekit.clientId}`,
     `  Asana              ${facts.asanaUrl}`,
     `  Claude             ${facts.modelUrl}`,

@@ -129,12 +129,20 @@ function benchWorld(): World {
 
 const stackJson = z.object({
   apiUrl: z.string(),
-  cognito: z.object({ endpoint: z.string(), userPoolId: z.string(), clientId: z.string(), region: z.string() }),
+  cognito: z.object({
+    endpoint: z.string(),
+    userPoolId: z.string(),
+    clientId: z.string(),
+    region: z.string(),
+    domain: z.string(),
+    webClientId: z.string(),
+  }),
   scalekit: z.object({ environmentUrl: z.string(), clientId: z.string(), clientSecret: z.string() }),
   asanaUrl: z.string(),
   modelUrl: z.string(),
   dynamodbUrl: z.string(),
   tableName: z.string(),
+  consoleUrl: z.string(),
   users: z.array(z.object({ username: z.string(), password: z.string(), email: z.string() })),
 });
 

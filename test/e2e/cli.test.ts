@@ -72,7 +72,14 @@ beforeAll(async () => {
   const ownFacts: StackFacts = {
     ...suite,
     apiUrl: own.url,
-    cognito: { endpoint: cognito.url, userPoolId: cognito.userPoolId, clientId: cognito.clientId, region: cognito.region },
+    cognito: {
+      endpoint: cognito.url,
+      userPoolId: cognito.userPoolId,
+      clientId: cognito.clientId,
+      region: cognito.region,
+      domain: cognito.domain,
+      webClientId: cognito.webClientId,
+    },
     scalekit: { environmentUrl: scalekit.url, clientId: 'skc_cli', clientSecret: scalekitSecret },
     asanaUrl: asana.url,
   };
