@@ -8,7 +8,7 @@ import { loadWorld, type World } from '../../infra/local/world';
  * tobias, trent, troy, tobin), upstream-and-secrets.test (tyra, tad), reliability.test (tao),
  * approvals.test (tia), the bundle test (tristan), the CLI test (tamsin), the Scalekit attack
  * tests (tarik, toril, tage), the edge attack tests (tuva, tove), the injection attack suite
- * (tybalt, tilly), streaming.test (tessa). `alice` and `bob`
+ * (tybalt, tilly), streaming.test (tessa), the console's browser test (tatum). `alice` and `bob`
  * are only ever connected, never revoked.
  */
 export const TESTERS = [
@@ -40,6 +40,7 @@ export const TESTERS = [
   'tybalt',
   'tilly',
   'tessa',
+  'tatum',
 ] as const;
 
 /** The world the suite runs on: the configured world plus the testers, members of no private project. */
