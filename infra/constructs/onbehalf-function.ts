@@ -128,9 +128,13 @@ export class OnbehalfFunction extends Construct {
     this.function.addEnvironment(envName, secret.secretArn);
   }
 
-  /** Passes the user pool and app client whose access tokens the function verifies (reading JWKS needs no IAM). */
-  verifyTokensFrom(userPool: IUserPool, client: IUserPoolClient): void {
+  /**
+   * Passes the user pool and the app clients whose access tokens the function verifies: the
+   * native client, and the web console's when there is one (reading JWKS needs no IAM).
+   */
+  verifyTokensFrom(userPool: IUserPool, client: IUserPoolClient, webClient?: IUserPoolClient): void {
     this.function.addEnvironment('COGNITO_USER_POOL_ID', userPool.userPoolId);
     this.function.addEnvironment('COGNITO_CLIENT_ID', client.userPoolClientId);
+    if (webClient) this.function.addEnvironment('COGNITO_WEB_CLIENT_ID', webClient.userPoolClientId);
   }
 }

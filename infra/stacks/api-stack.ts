@@ -28,6 +28,7 @@ import {
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IUserPoolClient } from 'aws-cdk-lib/aws-cognito';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -57,6 +58,8 @@ import type { StatefulResources } from './stateful-stack';
 export interface ApiStackProps extends StackProps {
   readonly settings: Settings;
   readonly stateful: StatefulResources;
+  /** The web console's app client, when the console is deployed: its access tokens are accepted too. */
+  readonly consoleClient?: IUserPoolClient;
 }
 
 /** API Gateway's longest integration timeout for a streamed response (15 minutes). */
@@ -78,13 +81,15 @@ export class ApiStack extends Stack {
   readonly api: RestApi;
   readonly alarmTopic: Topic;
   readonly dashboard: Dashboard;
+  /** Base URL of the HTTPS API (no trailing slash). */
+  readonly apiUrl: string;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
     const { settings, stateful } = props;
     const logRetention = settings.logRetentionDays as RetentionDays;
 
-    this.functions = this.createFunctions(settings, stateful, logRetention);
+    this.functions = this.createFunctions(settings, stateful, logRetention, props.consoleClient);
     this.api = this.createApi(settings, stateful, logRetention);
     const deadLetters = this.scheduleConnectionStatus(settings);
     this.alarmTopic = this.createAlarms(settings, deadLetters);
@@ -97,8 +102,9 @@ export class ApiStack extends Stack {
 
     // RestApi's own output ends with a slash; ApiUrl below replaces it.
     this.api.node.tryRemoveChild('Endpoint');
+    this.apiUrl = Fn.join('', ['https://', this.api.restApiId, '.execute-api.', this.region, '.', this.urlSuffix, `/${STAGE_NAME}`]);
     new CfnOutput(this, 'ApiUrl', {
-      value: Fn.join('', ['https://', this.api.restApiId, '.execute-api.', this.region, '.', this.urlSuffix, `/${STAGE_NAME}`]),
+      value: this.apiUrl,
       description: 'Base URL of the HTTPS API (no trailing slash)',
     });
   }
@@ -107,6 +113,7 @@ export class ApiStack extends Stack {
     settings: Settings,
     stateful: StatefulResources,
     logRetention: RetentionDays,
+    consoleClient: IUserPoolClient | undefined,
   ): Record<DeployedFunctionName, OnbehalfFunction> {
     const secrets: Record<SecretEnvName, StatefulResources['scalekitSecret']> = {
       SCALEKIT_SECRET_ARN: stateful.scalekitSecret,
@@ -125,7 +132,7 @@ export class ApiStack extends Stack {
       });
       fn.grantTable(stateful.table, spec.tableActions);
       for (const envName of spec.secrets) fn.grantSecret(secrets[envName], envName);
-      fn.verifyTokensFrom(stateful.userPool, stateful.userPoolClient);
+      fn.verifyTokensFrom(stateful.userPool, stateful.userPoolClient, consoleClient);
       return fn;
     };
     // functionSpecs has one entry per route function and per scheduled function.

@@ -20,7 +20,9 @@ export interface Synthesized extends OnbehalfApp {
 export function synthesize(options: { context?: Record<string, unknown>; env?: Record<string, string> } = {}): Synthesized {
   process.env.CDK_VALIDATION = 'false';
   const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
-  const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...options.context } });
+  // Without the web console unless a test asks for it (`context: { console: true }`): the API's
+  // own tests check it as a deployment without a console origin.
+  const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], console: false, ...options.context } });
   const built = buildApp({ app, env: options.env ?? {} });
   return {
     ...built,
