@@ -102,6 +102,10 @@ export const configSchema = z.object({
   ONBEHALF_TOOL_RESULT_MAX_BYTES: positiveInt(100_000),
   /** How long a conversation is kept after its last write: each item's `ttl` is its write time plus this. */
   ONBEHALF_CONVERSATION_TTL_DAYS: positiveInt(90),
+  /** Requests per UTC minute per user, over every route (`API.md` "Usage and limits"). */
+  ONBEHALF_USER_REQUESTS_PER_MINUTE: positiveInt(60),
+  /** Input + output + cache-creation tokens per UTC day per user. */
+  ONBEHALF_USER_DAILY_TOKENS: positiveInt(1_000_000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

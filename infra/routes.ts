@@ -38,6 +38,7 @@ export const routes: readonly Route[] = [
   route('POST', '/conversations/{id}/messages', 'chat'),
   route('POST', '/conversations/{id}/resume', 'chat'),
   route('POST', '/conversations/{id}/approvals', 'chat'),
+  route('GET', '/usage', 'chat'),
 ];
 
 /**

@@ -59,6 +59,8 @@ const definitions = {
   historyTokenBudget: { env: 'ONBEHALF_HISTORY_TOKEN_BUDGET', schema: fn.ONBEHALF_HISTORY_TOKEN_BUDGET },
   toolResultMaxBytes: { env: 'ONBEHALF_TOOL_RESULT_MAX_BYTES', schema: fn.ONBEHALF_TOOL_RESULT_MAX_BYTES },
   conversationTtlDays: { env: 'ONBEHALF_CONVERSATION_TTL_DAYS', schema: fn.ONBEHALF_CONVERSATION_TTL_DAYS },
+  userRequestsPerMinute: { env: 'ONBEHALF_USER_REQUESTS_PER_MINUTE', schema: fn.ONBEHALF_USER_REQUESTS_PER_MINUTE },
+  userDailyTokens: { env: 'ONBEHALF_USER_DAILY_TOKENS', schema: fn.ONBEHALF_USER_DAILY_TOKENS },
   statusSchedule: {
     env: 'ONBEHALF_STATUS_SCHEDULE',
     schema: z
@@ -239,6 +241,8 @@ export function functionEnvironment(settings: Settings): Readonly<Partial<Record
     ONBEHALF_TOOL_RESULT_MAX_BYTES: String(settings.toolResultMaxBytes),
     ONBEHALF_CONVERSATION_TTL_DAYS: String(settings.conversationTtlDays),
     ONBEHALF_ACCOUNT_MATCH: settings.accountMatch,
+    ONBEHALF_USER_REQUESTS_PER_MINUTE: String(settings.userRequestsPerMinute),
+    ONBEHALF_USER_DAILY_TOKENS: String(settings.userDailyTokens),
   };
   if (settings.webOrigin !== undefined) env.ONBEHALF_WEB_ORIGIN = settings.webOrigin;
   return Object.freeze(env);

@@ -23,6 +23,10 @@ export const keys = {
   messagePrefix: (id: string) => `MSG#${id}#`,
   tool: (id: string, toolUseId: string) => `TOOL#${id}#${toolUseId}`,
   toolPrefix: (id: string) => `TOOL#${id}#`,
+  /** Requests of one UTC minute (`2026-11-30T12:34`). */
+  rate: (minute: string) => `RATE#${minute}`,
+  /** Tokens of one UTC day (`2026-11-30`). */
+  usage: (day: string) => `USAGE#${day}`,
 } as const;
 
 /** Whether an SDK error is a failed condition (a lost race or a precondition that does not hold). */

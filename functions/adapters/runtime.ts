@@ -5,7 +5,9 @@ import { type Config, loadConfig } from '../config';
 import type { ConnectionSettings } from '../core/connections';
 import type { Timers } from '../core/ports';
 import { createDocumentClient } from './dynamodb';
+import type { UsageDeps } from '../core/usage';
 import { ScalekitConnectedAccounts } from './scalekit';
+import { DynamoUsageStore } from './usage-store';
 
 /**
  * The per-container resources every function's composition root (`functions/<name>/deps.ts`)
@@ -90,6 +92,15 @@ export const systemClock: Timers = {
   signalAfter: (ms) => AbortSignal.timeout(Math.max(0, ms)),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
+
+/** The per-user limits and their counters, for every HTTP function. */
+export const usageDeps = once(
+  async (): Promise<UsageDeps> => ({
+    usage: new DynamoUsageStore(await documentClient(), config().TABLE_NAME),
+    clock: systemClock,
+    limits: { requestsPerMinute: config().ONBEHALF_USER_REQUESTS_PER_MINUTE, dailyTokens: config().ONBEHALF_USER_DAILY_TOKENS },
+  }),
+);
 
 /** A link state: 32 random bytes, URL-safe. */
 export const newState = () => randomBytes(32).toString('base64url');

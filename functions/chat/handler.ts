@@ -17,9 +17,10 @@ import {
 import { isConversationId } from '../core/domain';
 import { DomainError } from '../core/errors';
 import type { Faults } from '../core/faults';
+import { admitRun, MeteredChatModel, type UsageLimits, usageReport } from '../core/usage';
 import { approvalBody, listQuery, messageBody, resumeBody } from '../http/contract';
 import { wantsEventStream } from '../http/event-stream';
-import { type EventStreamAnswer, type StreamingRouteHandler, streamingHttpHandler } from '../http/handler';
+import { type EventStreamAnswer, limitedUsage, type StreamingRouteHandler, streamingHttpHandler } from '../http/handler';
 import { parseBody, parseQuery, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
 import { chatDeps } from './deps';
@@ -45,12 +46,13 @@ function conversationId(event: Parameters<typeof pathParam>[0]): string {
 }
 
 /**
- * The `chat` function's routes. `options` exist for tests: other budgets, or a fault injected
+ * The `chat` function's routes. `options` exist for tests: other budgets or per-user limits, or a fault injected
  * at a named point of the run (never set in a deployment). Each run reports to the function's
  * metrics, written when it ends.
  */
-export function createChatHandler(options: { settings?: Partial<ChatSettings>; faults?: Faults } = {}) {
+export function createChatHandler(options: { settings?: Partial<ChatSettings>; faults?: Faults; limits?: Partial<UsageLimits> } = {}) {
   const metrics = new ChatMetrics();
+  const usageDeps = limitedUsage(options.limits);
   const deps = once(async (): Promise<ChatDeps> => {
     const base = await chatDeps();
     return { ...base, settings: { ...base.settings, ...options.settings }, faults: options.faults, observer: metrics };
@@ -68,6 +70,13 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
         metrics.flush();
       }
     };
+  /** A run's dependencies: refused once the caller's daily quota is used up, its model calls metered. */
+  const runDeps = async (sub: string): Promise<ChatDeps> => {
+    const usage = await usageDeps();
+    await admitRun(usage, sub);
+    const base = await deps();
+    return { ...base, model: new MeteredChatModel(base.model, usage, sub) };
+  };
   /**
    * A run route's answer: Server-Sent Events for `Accept: text/event-stream` (the streaming
    * budget), else JSON with `status` (the JSON budget). Either way the deadline also keeps
@@ -75,48 +84,54 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
    */
   const answer = async (
     event: Parameters<StreamingRouteHandler>[0],
+    sub: string,
     remainingMs: number | undefined,
     status: number,
     unmetered: (deps: ChatDeps, options: RunRequest) => Promise<RunOutcome>,
   ): Promise<APIGatewayProxyResult | EventStreamAnswer> => {
     const run = metered(unmetered);
-    const ready = await deps();
+    const ready = await runDeps(sub);
     if (wantsEventStream(event.headers)) {
       const time = { budgetMs: ready.settings.streamTimeBudgetMs, remainingMs };
       return { eventStream: (events) => run(ready, { time, events }) };
     }
     return json(status, await run(ready, { time: { budgetMs: ready.settings.timeBudgetMs, remainingMs } }));
   };
-  return streamingHttpHandler({
-    'POST /conversations': async (event, caller, { remainingMs }) => {
-      const body = parseMessageBody(event);
-      return answer(event, remainingMs, 201, (ready, run) => startConversation(ready, caller.sub, body, run));
+  return streamingHttpHandler(
+    {
+      'GET /usage': async (_event, caller) => json(200, await usageReport(await usageDeps(), caller.sub)),
+      'POST /conversations': async (event, caller, { remainingMs }) => {
+        const body = parseMessageBody(event);
+        return answer(event, caller.sub, remainingMs, 201, (ready, run) => startConversation(ready, caller.sub, body, run));
+      },
+      'GET /conversations': async (event, caller) => {
+        const query = parseQuery(event, listQuery);
+        return json(200, await listConversations(await deps(), caller.sub, query));
+      },
+      'GET /conversations/{id}': async (event, caller) =>
+        json(200, await getConversation(await deps(), caller.sub, pathParam(event, 'id'))),
+      'DELETE /conversations/{id}': async (event, caller) => {
+        await deleteConversation(await deps(), caller.sub, pathParam(event, 'id'));
+        return noContent();
+      },
+      'POST /conversations/{id}/messages': async (event, caller, { remainingMs }) => {
+        const id = conversationId(event);
+        const body = parseMessageBody(event);
+        return answer(event, caller.sub, remainingMs, 200, (ready, run) => postMessage(ready, caller.sub, id, body, run));
+      },
+      'POST /conversations/{id}/resume': async (event, caller, { remainingMs }) => {
+        const id = conversationId(event);
+        const body = parseBody(event, resumeBody);
+        return answer(event, caller.sub, remainingMs, 200, (ready, run) => resumeConversation(ready, caller.sub, id, body, run));
+      },
+      'POST /conversations/{id}/approvals': async (event, caller, { remainingMs }) => {
+        const id = conversationId(event);
+        const body = parseBody(event, approvalBody);
+        return answer(event, caller.sub, remainingMs, 200, (ready, run) => decideApproval(ready, caller.sub, id, body, run));
+      },
     },
-    'GET /conversations': async (event, caller) => {
-      const query = parseQuery(event, listQuery);
-      return json(200, await listConversations(await deps(), caller.sub, query));
-    },
-    'GET /conversations/{id}': async (event, caller) => json(200, await getConversation(await deps(), caller.sub, pathParam(event, 'id'))),
-    'DELETE /conversations/{id}': async (event, caller) => {
-      await deleteConversation(await deps(), caller.sub, pathParam(event, 'id'));
-      return noContent();
-    },
-    'POST /conversations/{id}/messages': async (event, caller, { remainingMs }) => {
-      const id = conversationId(event);
-      const body = parseMessageBody(event);
-      return answer(event, remainingMs, 200, (ready, run) => postMessage(ready, caller.sub, id, body, run));
-    },
-    'POST /conversations/{id}/resume': async (event, caller, { remainingMs }) => {
-      const id = conversationId(event);
-      const body = parseBody(event, resumeBody);
-      return answer(event, remainingMs, 200, (ready, run) => resumeConversation(ready, caller.sub, id, body, run));
-    },
-    'POST /conversations/{id}/approvals': async (event, caller, { remainingMs }) => {
-      const id = conversationId(event);
-      const body = parseBody(event, approvalBody);
-      return answer(event, remainingMs, 200, (ready, run) => decideApproval(ready, caller.sub, id, body, run));
-    },
-  });
+    { limits: options.limits },
+  );
 }
 
 /** The `chat` function. */

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'resume_required'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'quota_exceeded'
   | 'internal_error'
   | 'not_implemented'
   | 'upstream_failed'

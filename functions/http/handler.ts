@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { config, logger, once } from '../adapters/runtime';
+import { config, logger, once, usageDeps } from '../adapters/runtime';
 import { DomainError } from '../core/errors';
+import { admitRequest, type UsageDeps, type UsageLimits } from '../core/usage';
 import { type AccessTokenVerifier, authenticate, type Caller, createAccessTokenVerifier } from './identity';
 import { withEdgeHeaders } from './headers';
 import { EventStreamWriter } from './event-stream';
@@ -23,6 +24,15 @@ export function configuredWebOrigin(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The per-user counters with the deployment's limits, or other limits (tests). */
+export function limitedUsage(limits: Partial<UsageLimits> | undefined): () => Promise<UsageDeps> {
+  if (!limits) return usageDeps;
+  return async () => {
+    const base = await usageDeps();
+    return { ...base, limits: { ...base.limits, ...limits } };
+  };
 }
 
 /** One route's work, once the caller is known. */
@@ -54,15 +64,19 @@ function logFailure(error: unknown): void {
 }
 
 /**
- * The edge every function shares: verify the caller, dispatch on `METHOD resource`, and map
+ * The edge every function shares: verify the caller, count the request against the caller's
+ * per-minute rate (`429 rate_limited`), dispatch on `METHOD resource`, and map
  * whatever is thrown to the contract (unexpected errors are logged, never exposed). Every answer
  * gets the edge headers (`no-store`, `nosniff`, CORS for the console origin).
  */
-export function httpHandler(routes: Record<string, RouteHandler>) {
+export function httpHandler(routes: Record<string, RouteHandler>, options: { limits?: Partial<UsageLimits> } = {}) {
+  const usage = limitedUsage(options.limits);
   return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     logger.appendKeys({ requestId: context?.awsRequestId ?? event.requestContext?.requestId });
     try {
       const caller = await authenticate(event, await verifier());
+      // Every request that passes the token check counts against the caller's rate, before any work.
+      await admitRequest(await usage(), caller.sub);
       const route = routes[`${event.httpMethod} ${event.resource}`];
       if (!route) throw new DomainError('not_found', 'No such route.');
       return withEdgeHeaders(await route(event, caller), configuredWebOrigin());
@@ -92,7 +106,8 @@ function writeResult(responseStream: awslambda.HttpResponseStream, result: APIGa
  * starts answers JSON with its status; what fails after it ends the stream with an `error` event.
  * The handler returns only when the run has ended, whether or not the client is still there.
  */
-export function streamingHttpHandler(routes: Record<string, StreamingRouteHandler>) {
+export function streamingHttpHandler(routes: Record<string, StreamingRouteHandler>, options: { limits?: Partial<UsageLimits> } = {}) {
+  const usage = limitedUsage(options.limits);
   return awslambda.streamifyResponse(async (event: APIGatewayProxyEvent, responseStream, context: Context | undefined) => {
     logger.appendKeys({ requestId: context?.awsRequestId ?? event.requestContext?.requestId });
     const origin = configuredWebOrigin();
@@ -100,6 +115,8 @@ export function streamingHttpHandler(routes: Record<string, StreamingRouteHandle
       let answer: APIGatewayProxyResult | EventStreamAnswer;
       try {
         const caller = await authenticate(event, await verifier());
+        // Every request that passes the token check counts against the caller's rate, before any work.
+        await admitRequest(await usage(), caller.sub);
         const route = routes[`${event.httpMethod} ${event.resource}`];
         if (!route) throw new DomainError('not_found', 'No such route.');
         answer = await route(event, caller, { remainingMs: context?.getRemainingTimeInMillis?.() });

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { DomainError, type ErrorCode } from '../core/errors';
+import { LimitError } from '../core/usage';
 
 const STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -15,6 +16,7 @@ const STATUS: Record<ErrorCode, number> = {
   resume_required: 409,
   payload_too_large: 413,
   rate_limited: 429,
+  quota_exceeded: 429,
   internal_error: 500,
   not_implemented: 501,
   upstream_failed: 502,
@@ -52,6 +54,10 @@ export function errorBody(code: ErrorCode, message: string, details: readonly un
  * anything else is a bug and becomes a bare `500 internal_error`.
  */
 export function errorResponse(error: unknown): APIGatewayProxyResult {
+  if (error instanceof LimitError) {
+    const response = json(statusOf(error.code), errorBody(error.code, error.message, error.details, { ...error.extra }));
+    return { ...response, headers: { ...response.headers, 'retry-after': String(error.retryAfterSeconds) } };
+  }
   if (error instanceof DomainError) {
     return json(statusOf(error.code), errorBody(error.code, error.message, error.details, { ...error.extra }));
   }

@@ -64,6 +64,8 @@ describe('deployment settings', () => {
       alarmEmail: undefined,
       latencyAlarmMs: 5_000,
       deadlineStopsAlarm: 5,
+      userRequestsPerMinute: 60,
+      userDailyTokens: 1_000_000,
     });
     expect(functionEnvironment(settings).SCALEKIT_ENVIRONMENT_URL).toBe(SCALEKIT_URL);
   });
@@ -142,6 +144,8 @@ describe('deployment settings', () => {
     [{ logRetentionDays: 9999 }, {}, 'setting "logRetentionDays" (from context key "logRetentionDays"): must be one of'],
     [{ webOrigin: 'https://console.example.com/app' }, {}, 'setting "webOrigin" (from context key "webOrigin"): must be an origin'],
     [{ stackPrefix: '1st' }, {}, 'setting "stackPrefix"'],
+    [{ userRequestsPerMinute: 0 }, {}, 'setting "userRequestsPerMinute" (from context key "userRequestsPerMinute")'],
+    [{}, { ONBEHALF_USER_DAILY_TOKENS: 'lots' }, 'setting "userDailyTokens" (from environment variable ONBEHALF_USER_DAILY_TOKENS)'],
     [
       {},
       { ONBEHALF_CONVERSATION_TTL_DAYS: '0' },

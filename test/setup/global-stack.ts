@@ -8,7 +8,8 @@ import { loadWorld, type World } from '../../infra/local/world';
  * tobias, trent, troy, tobin), upstream-and-secrets.test (tyra, tad), reliability.test (tao),
  * approvals.test (tia), the bundle test (tristan), the CLI test (tamsin), the Scalekit attack
  * tests (tarik, toril, tage), the edge attack tests (tuva, tove), the injection attack suite
- * (tybalt, tilly), streaming.test (tessa), the console's browser test (tatum). `alice` and `bob`
+ * (tybalt, tilly), streaming.test (tessa), the console's browser test (tatum),
+ * limits.test (tyson, trudy). `alice` and `bob`
  * are only ever connected, never revoked.
  */
 export const TESTERS = [
@@ -41,6 +42,8 @@ export const TESTERS = [
   'tilly',
   'tessa',
   'tatum',
+  'tyson',
+  'trudy',
 ] as const;
 
 /** The world the suite runs on: the configured world plus the testers, members of no private project. */
@@ -82,7 +85,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     world,
     port: 0,
     dataDir: undefined,
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
+    // The suite sends far more than 60 requests a minute per user; the limits' own tests lower them again.
+    env: {
+      ONBEHALF_USER_REQUESTS_PER_MINUTE: '1000000',
+      ONBEHALF_USER_DAILY_TOKENS: '1000000000000',
+      ...process.env,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
   });
   project.provide('stack', stack.facts);
   project.provide('otherClientId', stack.cognito.otherClientId);

@@ -1,6 +1,7 @@
 import { inject } from 'vitest';
 import type { ChatSettings } from '../../functions/core/chat';
 import type { CrashPoint, Faults } from '../../functions/core/faults';
+import type { UsageLimits } from '../../functions/core/usage';
 import { startGateway } from '../../infra/local/gateway';
 import type { LocalService } from '../../infra/local/service';
 
@@ -28,7 +29,9 @@ export function crashAt(point: CrashPoint, nth = 1): Faults & { crashed: boolean
  * A gateway of the test's own in front of a fresh instance of the chat handler (other budgets,
  * policy or faults), against the suite's table and stand-ins, as another Lambda container would be.
  */
-export async function chatGateway(options: { settings?: Partial<ChatSettings>; faults?: Faults } = {}): Promise<LocalService> {
+export async function chatGateway(
+  options: { settings?: Partial<ChatSettings>; faults?: Faults; limits?: Partial<UsageLimits> } = {},
+): Promise<LocalService> {
   const stack = inject('stack');
   Object.assign(process.env, inject('functionEnv'));
   const { createChatHandler } = await import('../../functions/chat/handler');

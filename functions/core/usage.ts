@@ -1,0 +1,172 @@
+import { DomainError } from './errors';
+import type { ModelResponse } from './domain';
+import type { ChatModel } from './ports';
+
+/** Token counts of model calls, as the Messages API reports them. */
+export interface TokenCounts {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cacheCreationInputTokens: number;
+  readonly cacheReadInputTokens: number;
+}
+
+export const NO_TOKENS: TokenCounts = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheCreationInputTokens: 0,
+  cacheReadInputTokens: 0,
+});
+
+/** The per-user limits of `API.md` "Usage and limits". */
+export interface UsageLimits {
+  /** Requests per UTC minute per caller (default 60). */
+  readonly requestsPerMinute: number;
+  /** Input + output + cache-creation tokens per UTC day per caller (default 1 000 000). */
+  readonly dailyTokens: number;
+}
+
+/**
+ * Per-user counters: one item per caller and UTC minute (requests) and one per caller and UTC
+ * day (tokens). Every write is atomic; each counter expires on its own (TTL).
+ */
+export interface UsageStore {
+  /**
+   * Counts one request in `minute` unless the minute already holds `limit`: one conditional
+   * write. Resolves false when refused (nothing is counted then).
+   */
+  countRequest(sub: string, minute: string, limit: number, expiresAt: number): Promise<boolean>;
+  /** Adds a model call's tokens to the caller's `day`. */
+  addTokens(sub: string, day: string, tokens: TokenCounts, expiresAt: number): Promise<void>;
+  /** The caller's `day`: its tokens and the requests counted in each of its minutes. */
+  readDay(sub: string, day: string): Promise<{ readonly requests: number; readonly tokens: TokenCounts }>;
+  /** The caller's tokens of `day` only (one read). */
+  readTokens(sub: string, day: string): Promise<TokenCounts>;
+}
+
+export interface UsageDeps {
+  readonly usage: UsageStore;
+  readonly clock: { now(): number };
+  readonly limits: UsageLimits;
+}
+
+/** A caller went over a per-user limit: `429` with `Retry-After` (seconds). */
+export class LimitError extends DomainError {
+  override name = 'LimitError';
+  constructor(
+    code: 'rate_limited' | 'quota_exceeded',
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(code, message);
+  }
+}
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** A minute's counter is summed by `GET /usage` for the rest of its day, so it outlives the day. */
+const RATE_KEEP_MS = DAY_MS;
+/** A day's tokens stay readable for a week (support questions), then expire. */
+const USAGE_KEEP_MS = 7 * DAY_MS;
+
+/** `2026-11-30T12:34`: the UTC minute of `ms`. */
+export const minuteOf = (ms: number): string => new Date(ms).toISOString().slice(0, 16);
+/** `2026-11-30`: the UTC day of `ms`. */
+export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+const startOfNextDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS + DAY_MS;
+
+/** The tokens the daily quota counts: input, output and cache creation (cache reads are not counted). */
+export const quotaTokens = (tokens: TokenCounts): number => tokens.inputTokens + tokens.outputTokens + tokens.cacheCreationInputTokens;
+
+/**
+ * Counts a request that passed the token check against the caller's per-minute rate.
+ * Primary course: one conditional increment of the caller's counter for this UTC minute;
+ * refused at the limit with `429 rate_limited` and `Retry-After` = seconds to the next minute.
+ */
+export async function admitRequest(deps: UsageDeps, sub: string): Promise<void> {
+  const now = deps.clock.now();
+  const expiresAt = Math.ceil((startOfNextDay(now) + RATE_KEEP_MS) / 1000);
+  if (await deps.usage.countRequest(sub, minuteOf(now), deps.limits.requestsPerMinute, expiresAt)) return;
+  const retryAfter = Math.max(1, Math.ceil((Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS - now) / 1000));
+  throw new LimitError(
+    'rate_limited',
+    `Too many requests: at most ${deps.limits.requestsPerMinute} per minute per user. Retry after ${retryAfter} s.`,
+    retryAfter,
+  );
+}
+
+/** Seconds from `now` to the next UTC midnight (at least 1). */
+export function secondsToNextDay(now: number): number {
+  return Math.max(1, Math.ceil((startOfNextDay(now) - now) / 1000));
+}
+
+/**
+ * Refuses to start a run once the caller's daily token quota is used up: `429 quota_exceeded`
+ * with `Retry-After` = seconds to the next UTC midnight. One read, no write.
+ */
+export async function admitRun(deps: UsageDeps, sub: string): Promise<void> {
+  const now = deps.clock.now();
+  const used = quotaTokens(await deps.usage.readTokens(sub, dayOf(now)));
+  if (used < deps.limits.dailyTokens) return;
+  throw quotaExceeded(deps.limits, now);
+}
+
+export function quotaExceeded(limits: UsageLimits, now: number): LimitError {
+  return new LimitError(
+    'quota_exceeded',
+    `The daily model-token quota of ${limits.dailyTokens} tokens is used up; it resets at 00:00 UTC.`,
+    secondsToNextDay(now),
+  );
+}
+
+/**
+ * Records one model call's tokens on the caller's day, and says whether the quota is now used
+ * up (the run then stops as `in_progress`).
+ */
+export async function recordTokens(deps: UsageDeps, sub: string, tokens: TokenCounts, usedBefore: number): Promise<number> {
+  const now = deps.clock.now();
+  await deps.usage.addTokens(sub, dayOf(now), tokens, Math.ceil((startOfNextDay(now) + USAGE_KEEP_MS) / 1000));
+  return usedBefore + quotaTokens(tokens);
+}
+
+/** `GET /usage`: the caller's own figures for the current UTC day. */
+export async function usageReport(deps: UsageDeps, sub: string) {
+  const day = dayOf(deps.clock.now());
+  const { requests, tokens } = await deps.usage.readDay(sub, day);
+  return {
+    day,
+    requests,
+    tokens: {
+      inputTokens: tokens.inputTokens,
+      outputTokens: tokens.outputTokens,
+      cacheCreationInputTokens: tokens.cacheCreationInputTokens,
+      cacheReadInputTokens: tokens.cacheReadInputTokens,
+    },
+    limits: { requestsPerMinute: deps.limits.requestsPerMinute, dailyTokens: deps.limits.dailyTokens },
+  };
+}
+
+/**
+ * The caller's model for one request: every call's tokens are added to the caller's day as
+ * soon as it answers, whatever the run does next.
+ */
+export class MeteredChatModel implements ChatModel {
+  constructor(
+    private readonly model: ChatModel,
+    private readonly deps: UsageDeps,
+    private readonly sub: string,
+  ) {}
+
+  async complete(...args: Parameters<ChatModel['complete']>): Promise<ModelResponse> {
+    return this.metered(await this.model.complete(...args));
+  }
+
+  async stream(...args: Parameters<ChatModel['stream']>): Promise<ModelResponse> {
+    return this.metered(await this.model.stream(...args));
+  }
+
+  private async metered(response: ModelResponse): Promise<ModelResponse> {
+    await recordTokens(this.deps, this.sub, response.usage, 0);
+    return response;
+  }
+}
