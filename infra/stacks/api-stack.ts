@@ -328,7 +328,7 @@ export class ApiStack extends Stack {
    * One SNS topic every alarm notifies (and recovers to); `alarmEmail` subscribes an address
    * (AWS e-mails a confirmation link first). Alarms: each function's errors and throttles, the
    * schedule's dead letters, the API's 5XXError, the p95 latency of the buffered routes (the
-   * run routes stream and are long by design), and chat runs stopped by their deadline.
+   * chat routes stream and are long by design), and chat runs stopped by their deadline.
    */
   private createAlarms(settings: Settings, deadLetters: Queue): Topic {
     const topic = new Topic(this, 'AlarmTopic', {
@@ -376,7 +376,7 @@ export class ApiStack extends Stack {
         period,
         label: 'p95 latency of the slowest buffered route',
       }),
-      `The p95 latency of a buffered (non-run) route was at least ${settings.latencyAlarmMs} ms over 5 minutes.`,
+      `The p95 latency of a buffered (non-streamed) route was at least ${settings.latencyAlarmMs} ms over 5 minutes.`,
       settings.latencyAlarmMs,
     );
     alarm(
@@ -391,7 +391,7 @@ export class ApiStack extends Stack {
   /** The p95 `Latency` of each buffered route (per-method metrics: the stage has detailed metrics on). */
   private bufferedLatencyMetrics(): Metric[] {
     return routes
-      .filter((route) => !isRunRoute(route))
+      .filter((route) => !isStreamedRoute(route))
       .map(
         (route) =>
           new Metric({
@@ -473,9 +473,9 @@ export class ApiStack extends Stack {
   }
 }
 
-/** The routes that start or continue a run: long by design (and streamed), so not latency-alarmed. */
-function isRunRoute(route: Route): boolean {
-  return route.function === 'chat' && route.method === 'POST';
+/** The routes of a streaming function: long by design, so not latency-alarmed (the rest are "buffered"). */
+function isStreamedRoute(route: Route): boolean {
+  return functionSpecs[route.function].streams === true;
 }
 
 /** A chat metric as Powertools Metrics publishes it (namespace, `service` dimension). */

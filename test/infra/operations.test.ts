@@ -4,6 +4,7 @@ import { LATENCY_METRICS, RUN_METRICS, TOKEN_METRICS, TOOL_CALL_METRICS } from '
 import { routes } from '../../infra/routes';
 import { SettingsError } from '../../infra/settings';
 import { STAGE_NAME } from '../../infra/stacks/api-stack';
+import { functionSpecs } from '../../infra/stacks/function-specs';
 import { logicalId, resourcesOf, synthesize, type Synthesized } from './synth';
 
 let synth: Synthesized;
@@ -142,7 +143,7 @@ describe('alarms and the topic they notify', () => {
     });
   });
 
-  it('alarms on the p95 latency of every buffered route, and of no run route', () => {
+  it('alarms on the p95 latency of every buffered route, and of no streamed (chat) route', () => {
     // Prepare
     const latency = Object.values(alarms).find((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('"Latency"'));
     const queries = (latency?.Metrics ?? []) as {
@@ -157,7 +158,7 @@ describe('alarms and the topic they notify', () => {
         expect(dimension('Stage')).toBe(STAGE_NAME);
         return `${String(dimension('Method'))} ${String(dimension('Resource'))}`;
       });
-    const runRoute = (route: (typeof routes)[number]) => route.function === 'chat' && route.method === 'POST';
+    const runRoute = (route: (typeof routes)[number]) => functionSpecs[route.function].streams === true;
     // Assess
     expect(latency).toMatchObject({ Threshold: 5000, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     expect(queries.find((query) => query.Expression !== undefined)?.Expression).toMatch(/^MAX\(\[/);
