@@ -56,7 +56,7 @@ describe('per-user request rate', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(usageRefused.status).toBe(429);
     expect(otherUser.status).toBe(200);
-  });
+  }, 120_000);
 });
 
 describe('daily token quota', () => {
@@ -106,5 +106,5 @@ describe('daily token quota', () => {
     });
     // Every request since `before` counted, this one included (refused runs passed the rate check).
     expect(usage.body.requests - before.body.requests).toBe(5);
-  });
+  }, 120_000);
 });
