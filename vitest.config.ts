@@ -11,6 +11,7 @@ const STANDALONE = [
   'test/integration/asana*.test.ts',
   'test/integration/model*.test.ts',
   'test/integration/scalekit.test.ts',
+  'test/integration/secrets.test.ts',
 ];
 
 /**

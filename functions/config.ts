@@ -102,6 +102,8 @@ export const configSchema = z.object({
   ONBEHALF_TOOL_RESULT_MAX_BYTES: positiveInt(100_000),
   /** How long a conversation is kept after its last write: each item's `ttl` is its write time plus this. */
   ONBEHALF_CONVERSATION_TTL_DAYS: positiveInt(90),
+  /** How old a cached secret value may get before it is read from Secrets Manager again (Powertools' own default is 5 s). */
+  ONBEHALF_SECRETS_MAX_AGE_SECONDS: positiveInt(300),
   /** Requests per UTC minute per user, over every route (`API.md` "Usage and limits"). */
   ONBEHALF_USER_REQUESTS_PER_MINUTE: positiveInt(60),
   /** Input + output + cache-creation tokens per UTC day per user. */

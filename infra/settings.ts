@@ -59,6 +59,7 @@ const definitions = {
   historyTokenBudget: { env: 'ONBEHALF_HISTORY_TOKEN_BUDGET', schema: fn.ONBEHALF_HISTORY_TOKEN_BUDGET },
   toolResultMaxBytes: { env: 'ONBEHALF_TOOL_RESULT_MAX_BYTES', schema: fn.ONBEHALF_TOOL_RESULT_MAX_BYTES },
   conversationTtlDays: { env: 'ONBEHALF_CONVERSATION_TTL_DAYS', schema: fn.ONBEHALF_CONVERSATION_TTL_DAYS },
+  secretsMaxAgeSeconds: { env: 'ONBEHALF_SECRETS_MAX_AGE_SECONDS', schema: fn.ONBEHALF_SECRETS_MAX_AGE_SECONDS },
   userRequestsPerMinute: { env: 'ONBEHALF_USER_REQUESTS_PER_MINUTE', schema: fn.ONBEHALF_USER_REQUESTS_PER_MINUTE },
   userDailyTokens: { env: 'ONBEHALF_USER_DAILY_TOKENS', schema: fn.ONBEHALF_USER_DAILY_TOKENS },
   statusSchedule: {
@@ -241,6 +242,7 @@ export function functionEnvironment(settings: Settings): Readonly<Partial<Record
     ONBEHALF_TOOL_RESULT_MAX_BYTES: String(settings.toolResultMaxBytes),
     ONBEHALF_CONVERSATION_TTL_DAYS: String(settings.conversationTtlDays),
     ONBEHALF_ACCOUNT_MATCH: settings.accountMatch,
+    ONBEHALF_SECRETS_MAX_AGE_SECONDS: String(settings.secretsMaxAgeSeconds),
     ONBEHALF_USER_REQUESTS_PER_MINUTE: String(settings.userRequestsPerMinute),
     ONBEHALF_USER_DAILY_TOKENS: String(settings.userDailyTokens),
   };

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { type Config, loadConfig } from '../config';
 import type { ConnectionSettings } from '../core/connections';
 import type { Timers } from '../core/ports';
 import { createDocumentClient } from './dynamodb';
 import type { UsageDeps } from '../core/usage';
+import { UpstreamError } from '../core/errors';
+import type { ConnectedAccounts } from '../core/ports';
+import { isAnthropicPlaceholder, isScalekitPlaceholder } from '../secret-placeholders';
 import { ScalekitConnectedAccounts } from './scalekit';
+import { readSecret, rebuildOnChange, refreshing, secretName } from './secrets';
 import { DynamoUsageStore } from './usage-store';
 
 /**
@@ -35,13 +38,6 @@ export const config: () => Config = (() => {
   return () => (parsed ??= loadConfig(process.env));
 })();
 
-/** Reads a secret through Powertools Parameters (cached for the container's life). */
-async function secretValue(arn: string): Promise<string> {
-  const value = await getSecret(arn, { maxAge: 3600 });
-  if (typeof value !== 'string' || value === '') throw new Error(`secret ${arn} has no string value`);
-  return value;
-}
-
 /**
  * Reads `{"clientId": …, "clientSecret": …}` from the Scalekit secret's text. What is wrong is
  * said without any of the text: V8's `JSON.parse` error quotes its input, so neither its message
@@ -62,29 +58,56 @@ export function parseScalekitSecret(text: string): { clientId: string; clientSec
   return { clientId: fields.clientId, clientSecret: fields.clientSecret };
 }
 
-/** Scalekit's client credentials: from Secrets Manager in AWS, from the environment locally. */
-export const scalekitCredentials = once(async () => {
+/**
+ * Scalekit's client credentials: from Secrets Manager in AWS (read through the parameters cache
+ * on every call, so a stored or rotated value is picked up within `ONBEHALF_SECRETS_MAX_AGE_SECONDS`),
+ * from the environment locally. A placeholder is never sent to Scalekit: it answers `503`
+ * naming the secret to fill in.
+ */
+export async function scalekitCredentials(): Promise<{ clientId: string; clientSecret: string }> {
   const settings = config();
   if (settings.SCALEKIT_SECRET_ARN) {
-    return parseScalekitSecret(await secretValue(settings.SCALEKIT_SECRET_ARN));
+    const credentials = parseScalekitSecret(await readSecret(settings.SCALEKIT_SECRET_ARN, settings.ONBEHALF_SECRETS_MAX_AGE_SECONDS));
+    if (isScalekitPlaceholder(credentials.clientId))
+      throw notConfigured('scalekit', 'Scalekit credentials are', settings.SCALEKIT_SECRET_ARN);
+    return credentials;
   }
   return { clientId: settings.SCALEKIT_CLIENT_ID!, clientSecret: settings.SCALEKIT_CLIENT_SECRET! };
-});
+}
 
-/** The Anthropic API key: from Secrets Manager in AWS, from the environment locally. */
-export const anthropicApiKey = once(async () => {
+/** The Anthropic API key: from Secrets Manager in AWS (as the Scalekit credentials), from the environment locally. */
+export async function anthropicApiKey(): Promise<string> {
   const settings = config();
-  if (settings.ANTHROPIC_SECRET_ARN) return secretValue(settings.ANTHROPIC_SECRET_ARN);
+  if (settings.ANTHROPIC_SECRET_ARN) {
+    const key = await readSecret(settings.ANTHROPIC_SECRET_ARN, settings.ONBEHALF_SECRETS_MAX_AGE_SECONDS);
+    if (isAnthropicPlaceholder(key)) throw notConfigured('anthropic', 'Anthropic API key is', settings.ANTHROPIC_SECRET_ARN);
+    return key;
+  }
   if (!settings.ANTHROPIC_API_KEY) throw new Error('ANTHROPIC_SECRET_ARN or ANTHROPIC_API_KEY is required');
   return settings.ANTHROPIC_API_KEY;
-});
+}
+
+/** A secret still holds the deployment's placeholder: a clear `503` naming it, and a log line for the operator. */
+function notConfigured(upstream: 'scalekit' | 'anthropic', what: string, arn: string): UpstreamError {
+  logger.error('secret holds its placeholder', { secret: secretName(arn) });
+  return new UpstreamError(
+    'unavailable',
+    upstream,
+    `The deployment's ${what} not set yet: an operator must store the value in the secret ${secretName(arn)} (aws secretsmanager put-secret-value).`,
+  );
+}
 
 export const documentClient = once(async () => createDocumentClient({ region: config().AWS_REGION, endpoint: config().DYNAMODB_ENDPOINT }));
 
-export const connectedAccounts = once(async () => {
-  const credentials = await scalekitCredentials();
-  return new ScalekitConnectedAccounts({ environmentUrl: config().SCALEKIT_ENVIRONMENT_URL, ...credentials });
-});
+const scalekitClientFor = rebuildOnChange(
+  (credentials: { clientId: string; clientSecret: string }) =>
+    new ScalekitConnectedAccounts({ environmentUrl: config().SCALEKIT_ENVIRONMENT_URL, ...credentials }),
+);
+
+/** The connected-accounts port, following the Scalekit secret: the SDK client is rebuilt when the credentials change. */
+export const connectedAccounts = once(
+  async (): Promise<ConnectedAccounts> => refreshing(async () => scalekitClientFor(await scalekitCredentials())),
+);
 
 /** The real clock, with the timers the chat's deadlines use. */
 export const systemClock: Timers = {

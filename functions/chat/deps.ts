@@ -12,7 +12,9 @@ import {
   once,
   systemClock,
 } from '../adapters/runtime';
+import { rebuildOnChange, refreshing } from '../adapters/secrets';
 import { type ChatDeps, DEFAULT_SYSTEM_PROMPT } from '../core/chat';
+import type { ChatModel } from '../core/ports';
 
 /** A conversation id that sorts by creation time: `c_` + 10 base-36 digits of ms + 12 hex. */
 export function newConversationId(now = Date.now()): string {
@@ -24,16 +26,21 @@ export const chatDeps = once(async (): Promise<ChatDeps> => {
   const settings = config();
   const accounts = await connectedAccounts();
   const db = await documentClient();
-  const model = new AnthropicChatModel(
-    {
-      apiKey: await anthropicApiKey(),
-      baseURL: settings.ANTHROPIC_BASE_URL,
-      // A backstop only: every call is bounded by the request's deadline through its signal.
-      timeoutMs: settings.ONBEHALF_MODEL_TIMEOUT_MS + 5_000,
-    },
-    settings.ONBEHALF_MODEL_ID,
-    settings.ONBEHALF_MAX_TOKENS,
+  // The SDK client is rebuilt when the key in the secret changes (see adapters/secrets.ts).
+  const modelFor = rebuildOnChange(
+    (apiKey: string) =>
+      new AnthropicChatModel(
+        {
+          apiKey,
+          baseURL: settings.ANTHROPIC_BASE_URL,
+          // A backstop only: every call is bounded by the request's deadline through its signal.
+          timeoutMs: settings.ONBEHALF_MODEL_TIMEOUT_MS + 5_000,
+        },
+        settings.ONBEHALF_MODEL_ID,
+        settings.ONBEHALF_MAX_TOKENS,
+      ),
   );
+  const model: ChatModel = refreshing(async () => modelFor(await anthropicApiKey()));
   return {
     store: new DynamoConversationStore(db, settings.TABLE_NAME, { days: settings.ONBEHALF_CONVERSATION_TTL_DAYS, clock: systemClock }),
     accounts,

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import {
   AccountRecovery,
   ClientAttributes,
@@ -11,6 +11,7 @@ import {
 import { AttributeType, BillingMode, Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ANTHROPIC_PLACEHOLDER, SCALEKIT_PLACEHOLDER_CLIENT_ID } from '../../functions/secret-placeholders';
 import type { Settings } from '../settings';
 import { tableDefinition } from '../table';
 
@@ -54,7 +55,8 @@ const ROTATION_REASON =
  * Everything that holds state and outlives a redeploy: the one table (`infra/table.ts`, as the
  * local stack builds it), the Cognito user pool and its app client, and the two secrets. The
  * table and the pool are retained when the stack is deleted; the secrets' values are never in
- * the template (CloudFormation generates a placeholder; the operator puts the real value).
+ * the template: each starts as a placeholder the functions recognise (`functions/secret-placeholders.ts`),
+ * the operator puts the real value, and no later deploy touches it.
  */
 export class StatefulStack extends Stack {
   readonly resources: StatefulResources;
@@ -123,10 +125,12 @@ export class StatefulStack extends Stack {
       refreshTokenValidity: Duration.days(30),
     });
 
+    // Changing a secret's generated or literal value in the template makes CloudFormation replace
+    // the stored value on the next deploy: these placeholders must never change.
     const scalekitSecret = new Secret(this, 'ScalekitCredentials', {
       description: 'onbehalf: Scalekit API client as JSON {"clientId": …, "clientSecret": …}; set with put-secret-value',
       generateSecretString: {
-        secretStringTemplate: JSON.stringify({ clientId: 'set-with-put-secret-value' }),
+        secretStringTemplate: JSON.stringify({ clientId: SCALEKIT_PLACEHOLDER_CLIENT_ID }),
         generateStringKey: 'clientSecret',
       },
       removalPolicy: RemovalPolicy.DESTROY,
@@ -135,6 +139,8 @@ export class StatefulStack extends Stack {
 
     const anthropicSecret = new Secret(this, 'AnthropicApiKey', {
       description: 'onbehalf: the Anthropic API key as a plain string; set with put-secret-value',
+      // A fixed marker, not a key: the functions recognise it and answer 503 instead of calling Anthropic.
+      secretStringValue: SecretValue.unsafePlainText(ANTHROPIC_PLACEHOLDER),
       removalPolicy: RemovalPolicy.DESTROY,
     });
     Validations.of(anthropicSecret).acknowledge({ id: 'AwsSolutions-SMG4', reason: ROTATION_REASON });

@@ -64,6 +64,7 @@ describe('deployment settings', () => {
       alarmEmail: undefined,
       latencyAlarmMs: 5_000,
       deadlineStopsAlarm: 5,
+      secretsMaxAgeSeconds: 300,
       userRequestsPerMinute: 60,
       userDailyTokens: 1_000_000,
     });

@@ -1,3 +1,4 @@
+import { ANTHROPIC_PLACEHOLDER, isAnthropicPlaceholder, SCALEKIT_PLACEHOLDER_CLIENT_ID } from '../../functions/secret-placeholders';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTableInput, tableDefinition } from '../../infra/table';
@@ -104,22 +105,25 @@ describe('email cannot be changed with a stolen token', () => {
 });
 
 describe('secrets', () => {
-  it('holds the Scalekit credentials and the Anthropic key with no value in the template', () => {
+  it('holds the Scalekit credentials and the Anthropic key as placeholders the functions recognise, never a value', () => {
     // Prepare
-    const secrets = Object.values(resourcesOf(synth.statefulTemplate, 'AWS::SecretsManager::Secret'));
+    const secrets = resourcesOf(synth.statefulTemplate, 'AWS::SecretsManager::Secret');
+    const { scalekitSecret, anthropicSecret } = synth.stateful.resources;
+    const scalekit = secrets[logicalId(synth.stateful, scalekitSecret)]?.Properties;
+    const anthropic = secrets[logicalId(synth.stateful, anthropicSecret)]?.Properties;
     // Assess
-    expect(secrets).toHaveLength(2);
-    for (const secret of secrets) {
-      expect(secret.Properties.SecretString).toBeUndefined();
-      expect(secret.Properties.GenerateSecretString).toBeDefined();
-    }
-    // The Scalekit placeholder has the JSON shape the functions read; its secret part is generated.
-    synth.statefulTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: {
-        SecretStringTemplate: Match.serializedJson({ clientId: Match.anyValue() }),
-        GenerateStringKey: 'clientSecret',
-      },
+    expect(Object.keys(secrets)).toHaveLength(2);
+    // Exactly the template every deployment has had: a changed GenerateSecretString or SecretString
+    // would make CloudFormation replace the value an operator stored.
+    expect(scalekit?.SecretString).toBeUndefined();
+    expect(scalekit?.GenerateSecretString).toEqual({
+      SecretStringTemplate: JSON.stringify({ clientId: SCALEKIT_PLACEHOLDER_CLIENT_ID }),
+      GenerateStringKey: 'clientSecret',
     });
+    expect(SCALEKIT_PLACEHOLDER_CLIENT_ID).toBe('set-with-put-secret-value');
+    expect(anthropic?.GenerateSecretString).toBeUndefined();
+    expect(anthropic?.SecretString).toBe(ANTHROPIC_PLACEHOLDER);
+    expect(isAnthropicPlaceholder(String(anthropic?.SecretString))).toBe(true);
   });
 });
 
