@@ -24,6 +24,7 @@ import {
   messageBody,
   resumeBody,
   runOutcome,
+  usageView,
   verifyBody,
   verifyResult,
 } from '../functions/http/contract';
@@ -125,6 +126,11 @@ export const operations: Record<string, ZodOpenApiOperationObject> = {
     requestParams: conversationParam,
     requestBody: body(approvalBody),
     responses: runResponses('200'),
+  },
+  'GET /usage': {
+    operationId: 'getUsage',
+    summary: "The caller's requests and model tokens of the current UTC day, and the per-user limits",
+    responses: { '200': json("Today's usage.", usageView), default: anyError },
   },
   'GET /openapi.json': {
     operationId: 'openApiDocument',

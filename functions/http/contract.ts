@@ -151,3 +151,11 @@ export const errorBody = z.object({
   /** A run that failed after its conversation was created names it, so the client can resume. */
   conversationId: z.optional(z.string()),
 });
+
+/** `GET /usage`: the caller's own figures for the current UTC day, and the limits they count against. */
+export const usageView = z.object({
+  day: z.string(),
+  requests: z.number(),
+  tokens: usage,
+  limits: z.object({ requestsPerMinute: z.number(), dailyTokens: z.number() }),
+});
