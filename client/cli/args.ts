@@ -28,6 +28,8 @@ export interface Invocation {
   readonly autoConsent: boolean;
   readonly conversation?: string;
   readonly json: boolean;
+  /** `--no-stream`: ask run routes for one JSON answer instead of Server-Sent Events. */
+  readonly noStream: boolean;
   /** How long `connect` waits for the browser to come back. */
   readonly waitSeconds: number;
   /** The loopback callback's port; 0 picks a free one. */
@@ -67,7 +69,10 @@ Chat and connect:
   --wait <seconds>       how long to wait for the browser after "Authorize Asana" (default ${DEFAULT_WAIT_SECONDS})
   --callback-port <n>    the port of the CLI's loopback verify URL http://127.0.0.1:<n>/callback
                          (env ONBEHALF_CALLBACK_PORT; default: a free port)
+  --no-stream            one JSON answer per run request instead of a stream of events (tool calls
+                         and the reply then show when each request ends)
   --json                 print each API answer (run outcomes) as one JSON line; nothing else on stdout
+                         (implies --no-stream)
   --help, -h             this text
 
 Exit status: 0 done, 1 API or unexpected error, 2 usage, 3 login failed,
@@ -93,6 +98,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
         'auto-consent': { type: 'boolean', default: false },
         conversation: { type: 'string', short: 'c' },
         json: { type: 'boolean', default: false },
+        'no-stream': { type: 'boolean', default: false },
         wait: { type: 'string' },
         'callback-port': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -163,6 +169,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     autoConsent: values['auto-consent'],
     conversation: values.conversation,
     json: values.json,
+    noStream: values['no-stream'],
     waitSeconds,
     callbackPort,
   });
@@ -175,6 +182,7 @@ function invocation(command: Command, rest: Partial<Omit<Invocation, 'command'>>
     target: {},
     autoConsent: false,
     json: false,
+    noStream: false,
     waitSeconds: DEFAULT_WAIT_SECONDS,
     callbackPort: 0,
     ...rest,

@@ -66,6 +66,7 @@ export async function runCli(argv: readonly string[], { env, root, terminal }: E
           output: out,
           callback,
           terminal,
+          stream: !invocation.noStream && !invocation.json,
           autoConsent: autoConsentUser(invocation.autoConsent, target.asanaUser),
           waitMs: invocation.waitSeconds * 1000,
         };

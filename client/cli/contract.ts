@@ -42,6 +42,11 @@ export const runOutcomeSchema = z.looseObject({
 });
 export type RunOutcome = z.infer<typeof runOutcomeSchema>;
 
+/** The progress events of a streamed run (`outcome` is {@link runOutcomeSchema}, `error` {@link errorBodySchema}). */
+export const textEventSchema = z.looseObject({ delta: z.string() });
+export const toolCallEventSchema = z.looseObject({ toolUseId: z.string(), name: z.string() });
+export const toolResultEventSchema = z.looseObject({ toolUseId: z.string(), name: z.string(), outcome: z.string() });
+
 /** `GET /conversations/{id}`: only what the CLI needs to pick up a pending run. */
 export const conversationSchema = z.looseObject({
   conversationId: z.string(),

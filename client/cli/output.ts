@@ -11,6 +11,8 @@ export interface Output {
   result(raw: unknown): void;
   /** A line for the person (stdout; stderr with `--json`). */
   say(line: string): void;
+  /** Part of a line for the person, as it arrives (a streamed reply); no newline is added. */
+  write(text: string): void;
   /** A side note (always stderr). */
   note(line: string): void;
 }
@@ -35,6 +37,7 @@ export function output(terminal: Terminal, json: boolean): Output {
       if (json) terminal.out(jsonLine(raw));
     },
     say: (line) => (json ? terminal.err(line) : terminal.out(line)),
+    write: (text) => (json ? terminal.err(text) : terminal.write(text)),
     note: (line) => terminal.err(line),
   };
 }

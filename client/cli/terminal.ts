@@ -7,6 +7,8 @@ import { createInterface, type Interface } from 'node:readline';
 export interface Terminal {
   /** A line of result on stdout. */
   out(line: string): void;
+  /** Text on stdout as it comes (a streamed reply), with no newline added. */
+  write(text: string): void;
   /** A line for the user on stderr (questions, progress, errors). */
   err(line: string): void;
   /** Asks on stderr and reads one line from stdin; `undefined` when stdin has ended. */
@@ -51,6 +53,7 @@ export function processTerminal(): Terminal {
   };
   return {
     out: (line) => void stdout.write(`${printable(line)}\n`),
+    write: (text) => void stdout.write(printable(text)),
     err: (line) => void stderr.write(`${printable(line)}\n`),
     ask: (question) => readLine(question, true),
     askSecret: (question) => readLine(question, false),
