@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,8 +36,10 @@ let cacheDir: string;
 let cognito: LocalCognito;
 let asana: AsanaEmulator;
 const services: LocalService[] = [];
-/** Stack files: the suite's, this file's own, and its own with a model-call budget of 1. */
-const files = { suite: '', own: '', budget: '' };
+/** Stack files: the suite's, this file's own, its own with a model-call budget of 1, and its own behind a recorder. */
+const files = { suite: '', own: '', budget: '', recorded: '' };
+/** Each request that went through the recorder: what it asked for and what kind of body it got. */
+const recorded: { user: string; path: string; accept: string; contentType: string }[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'onbehalf-cli-'));
@@ -85,7 +87,35 @@ beforeAll(async () => {
   };
   files.own = writeStackFile('own', ownFacts);
   files.budget = writeStackFile('budget', { ...ownFacts, apiUrl: budget.url });
+  const recorder = await record(own.url);
+  services.push(recorder);
+  files.recorded = writeStackFile('recorded', { ...ownFacts, apiUrl: recorder.url });
 });
+
+/** A pass-through proxy in front of `target` that notes each request's Accept and its answer's Content-Type. */
+function record(target: string): Promise<LocalService> {
+  return listen(
+    createHttpServer((req, res) => {
+      const token = (req.headers.authorization ?? '').split('.')[1] ?? '';
+      const user = token === '' ? '' : String(JSON.parse(Buffer.from(token, 'base64url').toString()).username ?? '');
+      const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (answer) => {
+        recorded.push({
+          user,
+          path: req.url ?? '',
+          accept: req.headers.accept ?? '',
+          contentType: String(answer.headers['content-type'] ?? ''),
+        });
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    }),
+  );
+}
+
+/** The run requests (the four run routes) a user made through the recorder. */
+const runRequests = (user: string) =>
+  recorded.filter((entry) => entry.user === user && /^\/conversations(\/[^/]+\/(messages|resume|approvals))?$/.test(entry.path));
 
 afterAll(async () => {
   for (const service of services.reverse()) await service.close();
@@ -290,12 +320,11 @@ describe.concurrent('chat', { timeout: 60_000 }, () => {
   });
 });
 
-describe.concurrent('approvals', { timeout: 60_000 }, () => {
-  const created = (since: number, gid: string) =>
-    asana
-      .requests(since)
-      .filter((request) => request.method === 'POST' && request.path === '/api/1.0/tasks' && request.asanaUserGid === gid);
+/** The tasks Asana was asked to create as this person since `since`. */
+const created = (since: number, gid: string) =>
+  asana.requests(since).filter((request) => request.method === 'POST' && request.path === '/api/1.0/tasks' && request.asanaUserGid === gid);
 
+describe.concurrent('approvals', { timeout: 60_000 }, () => {
   it('asks on stdin for the default prompt and creates the task when answered y', async () => {
     // Prepare
     const toby = person('toby');
@@ -337,6 +366,71 @@ describe.concurrent('approvals', { timeout: 60_000 }, () => {
     expect(unanswered.stderr).toContain(`continue it with --conversation ${id}`);
     expect(finished.code).toBe(0);
     expect(finished.stdout).toMatch(/^-> Calling: asana_task_create$/m);
+  });
+});
+
+describe.concurrent('streaming', { timeout: 60_000 }, () => {
+  const recordedRun = (args: string[], options: Parameters<typeof start>[1] = {}) => agent(['--stack', files.recorded, ...args], options);
+
+  it('streams by default: each tool call is printed as it is made, before the reply', async () => {
+    // Act
+    const result = await recordedRun(['--user', 'tyler', '--auto-consent', `What's in the ${website.name} project?`]);
+    // Assess: every run request was answered as an event stream.
+    expect(result.code).toBe(0);
+    const runs = runRequests('tyler');
+    expect(runs.length).toBeGreaterThan(0);
+    for (const run of runs)
+      expect(run).toMatchObject({ accept: 'text/event-stream', contentType: expect.stringMatching(/^text\/event-stream/) });
+    const lines = result.stdout.trim().split('\n');
+    const calls = lines.flatMap((line, i) => (line.startsWith('-> Calling: ') ? [i] : []));
+    const reply = lines.findIndex((line) => websiteTasks.every((task) => line.includes(task)));
+    expect(calls.length).toBeGreaterThan(0);
+    for (const i of calls) expect(lines[i]).toMatch(/^-> Calling: asana_\w+$/);
+    expect(reply).toBeGreaterThan(calls.at(-1)!);
+    expect(result.stderr).toMatch(/\(conversation c_\w+; continue it with --conversation c_\w+\)/);
+  });
+
+  it('--no-stream asks for one JSON answer per request and prints the same session', async () => {
+    // Act
+    const result = await recordedRun(['--user', 'tanya', '--auto-consent', '--no-stream', `What's in the ${website.name} project?`]);
+    // Assess
+    expect(result.code).toBe(0);
+    const runs = runRequests('tanya');
+    expect(runs.length).toBeGreaterThan(0);
+    for (const run of runs)
+      expect(run).toMatchObject({ accept: 'application/json', contentType: expect.stringMatching(/^application\/json/) });
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.filter((line) => line.startsWith('-> Calling: ')).length).toBeGreaterThan(0);
+    for (const task of websiteTasks) expect(lines.at(-1)).toContain(task);
+  });
+
+  it('handles approvals in place while streaming: the waiting call, the question, then the call run', async () => {
+    // Prepare
+    const tobias = person('tobias');
+    const since = asana.requests().at(-1)?.seq ?? 0;
+    // Act: the default prompt creates a task, which waits for approval on this stack.
+    const result = await recordedRun(['--user', 'tobias', '--auto-consent'], { stdin: 'y\n' });
+    // Assess
+    expect(result.code).toBe(0);
+    const approvals = runRequests('tobias').filter((run) => run.path.endsWith('/approvals'));
+    expect(approvals).toEqual([expect.objectContaining({ contentType: expect.stringMatching(/^text\/event-stream/) })]);
+    const lines = result.stdout.trim().split('\n');
+    const waiting = lines.indexOf('-> Calling: asana_task_create (awaiting approval)');
+    const ran = lines.indexOf('-> Calling: asana_task_create');
+    expect(waiting).toBeGreaterThanOrEqual(0);
+    expect(ran).toBeGreaterThan(waiting);
+    expect(lines.slice(ran + 1).join('\n')).toContain('Review Q3 roadmap');
+    expect(result.stderr).toContain('Approve asana_task_create? [y/N] y');
+    expect(created(since, tobias.asanaGid)).toHaveLength(1);
+  });
+
+  it('an early failure answered as JSON is reported as the API error', async () => {
+    const missing = await recordedRun(['--user', 'tobin', '--conversation', 'c_00000000000000000000000', 'hello']);
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr).toContain('error: not_found: No such conversation.');
+    expect(runRequests('tobin')).toEqual([
+      expect.objectContaining({ accept: 'text/event-stream', contentType: expect.stringMatching(/^application\/json/) }),
+    ]);
   });
 });
 
