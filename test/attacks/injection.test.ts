@@ -14,14 +14,17 @@ const victim = person('tilly');
 let mallory: string;
 let victoria: string;
 let roomy: LocalService;
+let cramped: LocalService;
 
 beforeAll(async () => {
   [mallory, victoria] = await Promise.all([connected('tybalt'), connected('tilly')]);
   // A deployment that keeps results up to 200 KB each: eight of them would overflow one item.
   roomy = await chatGateway({ settings: { toolResultMaxBytes: 200_000 } });
+  // A history budget far below one exchange of eight large results.
+  cramped = await chatGateway({ settings: { toolResultMaxBytes: 100_000, historyTokenBudget: 4_000 } });
 });
 afterAll(async () => {
-  await roomy.close();
+  await Promise.all([roomy.close(), cramped.close()]);
 });
 
 const call = (token: string, method: string, path: string, body?: unknown, apiUrl?: string) => api(method, path, { token, body, apiUrl });
@@ -151,5 +154,26 @@ describe('hostile data at the size limits', () => {
     // The message item holds its content as JSON text: that text stays under DynamoDB's 400 KB item limit.
     expect(Buffer.byteLength(JSON.stringify(results), 'utf8')).toBeLessThan(320_000);
     for (const result of results) expect(result.content).toContain('[truncated: the result was');
+  });
+
+  it('shrinks one exchange larger than the history budget instead of sending Claude a request it refuses; the next message works', async () => {
+    // Prepare
+    const planted = await plantTask('Long notes. '.repeat(8_000));
+    const tag = marker('wedge');
+    const reads = Array.from({ length: 8 }, () => ({ name: 'asana_task_get', input: { task_gid: planted } }));
+    await script(tag, [toolTurn(...reads), textTurn('Read all eight.')]);
+
+    // Act
+    const run = await call(victoria, 'POST', '/conversations', { message: `Read it eight times ${tag}` }, cramped.url);
+    const next = await call(victoria, 'POST', `/conversations/${run.body.conversationId}/messages`, { message: 'And now?' }, cramped.url);
+    const again = await call(victoria, 'POST', `/conversations/${run.body.conversationId}/resume`, undefined, cramped.url);
+
+    // Assess: the Claude stand-in refuses malformed or oversized requests as the real API does; none was sent.
+    expect(run.body.status).toBe('completed');
+    expect(run.body.reply).toBe('Read all eight.');
+    expect(next.status).toBe(200);
+    expect(next.body.status).toBe('completed');
+    expect(next.body.reply).toEqual(expect.any(String));
+    expect(again.body.status).toBe('completed');
   });
 });
