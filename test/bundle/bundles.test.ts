@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { completeConsent } from '../../client/consent';
 import { type FunctionBundle, synthesizeBundles } from '../../infra/bundles';
@@ -20,7 +21,7 @@ import { type BundleContents, contentsOf, isBuiltin, packageClosure } from './co
  * The deployed bundle is the tested bundle (issue 12): the app is synthesized with bundling on,
  * each function's asset is taken from the cloud assembly and `require`d as Lambda would load it,
  * and the local gateway serves those bundles — not the TypeScript sources — while a client
- * connects, verifies, chats and the schedule runs, over HTTP against the suite's stack.
+ * connects, verifies, chats (JSON and streamed) and the schedule runs, over HTTP against the suite's stack.
  */
 
 /** The suite's tester reserved for this file (test/setup/global-stack.ts): connected, disconnected and reconnected here. */
@@ -272,6 +273,36 @@ describe('the bundles cdk deploy ships', () => {
     const stored = await api('GET', `/conversations/${chat.body.conversationId}`, { token, apiUrl });
     expect(stored.status).toBe(200);
     expect(stored.body.messages.at(-1).role).toBe('assistant');
+
+    // the same chat streamed (Accept: text/event-stream) through the bundled, streamified handler.
+    const streamed = await fetch(`${apiUrl}/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'List my open tasks' }),
+    });
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events: { event: string; data: any }[] = [];
+    const parser = createParser({ onEvent: (message) => events.push({ event: message.event ?? '', data: JSON.parse(message.data) }) });
+    parser.feed(await streamed.text());
+    const names = events.map((event) => event.event);
+    expect(names[0]).toBe('run');
+    expect(names.at(-1)).toBe('outcome');
+    expect(names.filter((name) => name === 'outcome')).toHaveLength(1);
+    expect(names).not.toContain('error');
+    const outcome = events.at(-1)!.data;
+    expect(outcome).toMatchObject({ conversationId: events[0]!.data.conversationId, status: 'completed', pendingApprovals: [] });
+    const calls = events.filter((event) => event.event === 'tool_call');
+    expect(calls.length).toBeGreaterThan(0);
+    for (const call of calls) {
+      const result = names.findIndex((name, i) => name === 'tool_result' && events[i]!.data.toolUseId === call.data.toolUseId);
+      expect(result).toBeGreaterThan(events.indexOf(call));
+    }
+    expect(outcome.toolCalls.map((call: { toolUseId: string }) => call.toolUseId)).toEqual(calls.map((call) => call.data.toolUseId));
+    const text = events.filter((event) => event.event === 'text').map((event) => event.data.delta as string);
+    expect(text.join('')).toContain(outcome.reply);
+    const streamedStored = await api('GET', `/conversations/${outcome.conversationId}`, { token, apiUrl });
+    expect(streamedStored.body).toMatchObject({ conversationId: outcome.conversationId, status: 'completed' });
 
     // connection-status, as the schedule runs it.
     const summary = await gatewayControl(apiUrl).runConnectionStatus();
