@@ -159,14 +159,16 @@ describe('the web console', { timeout: 90_000 }, () => {
     await toolLatency(400);
     try {
       await page.goto(`${stack.consoleUrl}/`);
-      // Record the order in which the first tool call and the first reply enter the page.
+      // Record the order in which the first tool call and the reply naming the first task enter the page
+      // (text written before a tool call streams in ahead of it; the answer must come after).
+      const firstTask = JSON.stringify(tasksOf(privateProject)[0]!);
       await page.evaluate(`(() => {
         const seen = (window.seen = []);
         new MutationObserver(() => {
-          for (const id of ['tool-call', 'reply']) {
-            if (!seen.includes(id) && document.querySelector('[data-testid="' + id + '"]')) seen.push(id);
-          }
-        }).observe(document.body, { childList: true, subtree: true });
+          if (!seen.includes('tool-call') && document.querySelector('[data-testid="tool-call"]')) seen.push('tool-call');
+          const answered = [...document.querySelectorAll('[data-testid="reply"]')].some((node) => node.textContent.includes(${firstTask}));
+          if (!seen.includes('reply') && answered) seen.push('reply');
+        }).observe(document.body, { childList: true, subtree: true, characterData: true });
       })()`);
       await page.getByLabel('Ask about your Asana').fill(`What's in the ${privateProject.name} board?`);
       await page.getByRole('button', { name: 'Send' }).click();
