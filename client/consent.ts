@@ -1,5 +1,5 @@
 /**
- * A plain-`fetch` walker for the consent hops of WORLD.md: follows `302`s, fills in the Asana
+ * A plain-`fetch` walker for the consent hops of docs/local-stack.md: follows `302`s, fills in the Asana
  * emulator's consent form, and returns where the chain ends — no JavaScript, no cookies.
  */
 
@@ -110,7 +110,7 @@ function chooseScope(choices: string[], wanted: 'read' | 'write', url: URL, body
   return choice;
 }
 
-/** Double-quoted attributes of a tag (WORLD.md promises double quotes), HTML-unescaped. */
+/** Double-quoted attributes of a tag (docs/local-stack.md promises double quotes), HTML-unescaped. */
 function attributes(tag: string): Map<string, string> {
   const found = new Map<string, string>();
   for (const [, name, value] of tag.matchAll(/([\w:-]+)\s*=\s*"([^"]*)"/g)) {

@@ -93,7 +93,7 @@ export const configSchema = z.object({
 
   ONBEHALF_STATE_TTL_SECONDS: positiveInt(600),
   ONBEHALF_LEASE_SECONDS: positiveInt(60),
-  /** Time budget of a JSON request's run (`API.md`, "Deadlines"). */
+  /** Time budget of a JSON request's run (`docs/api.md`, "Deadlines"). */
   ONBEHALF_TIME_BUDGET_MS: positiveInt(25_000),
   /** Time budget of a streamed (`text/event-stream`) request's run. */
   ONBEHALF_STREAM_TIME_BUDGET_MS: positiveInt(300_000),
@@ -104,7 +104,7 @@ export const configSchema = z.object({
   ONBEHALF_CONVERSATION_TTL_DAYS: positiveInt(90),
   /** How old a cached secret value may get before it is read from Secrets Manager again (Powertools' own default is 5 s). */
   ONBEHALF_SECRETS_MAX_AGE_SECONDS: positiveInt(300),
-  /** Requests per UTC minute per user, over every route (`API.md` "Usage and limits"). */
+  /** Requests per UTC minute per user, over every route (`docs/api.md` "Usage and limits"). */
   ONBEHALF_USER_REQUESTS_PER_MINUTE: positiveInt(60),
   /** Input + output + cache-creation tokens per UTC day per user. */
   ONBEHALF_USER_DAILY_TOKENS: positiveInt(1_000_000),
@@ -112,7 +112,7 @@ export const configSchema = z.object({
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
-/** `API.md`, "Deadlines": what the budgets and the chat function's timeout may be. */
+/** `docs/api.md`, "Deadlines": what the budgets and the chat function's timeout may be. */
 export const DEADLINE_LIMITS = Object.freeze({
   /** A JSON answer arrives within its budget plus 2 s, before API Gateway's 29 s. */
   timeBudgetMaxMs: 26_000,
@@ -136,7 +136,7 @@ export interface DeadlineProblem {
 }
 
 /**
- * The cross-check of `API.md` "Deadlines", run by `npm start` and `cdk synth` before anything
+ * The cross-check of `docs/api.md` "Deadlines", run by `npm start` and `cdk synth` before anything
  * starts: the JSON budget fits API Gateway's 29 s, the streaming budget fits its 15 minutes, and
  * the chat function's timeout outlasts the streaming budget by 30 s without passing Lambda's 900 s.
  * Pure; returns every problem (empty when the settings hold).

@@ -1,7 +1,7 @@
 import { USER_SCOPE } from '../functions/http/scope';
 
 /**
- * THE route table of the HTTPS API (`API.md`). Read by the CDK api stack (one API Gateway
+ * THE route table of the HTTPS API (`docs/api.md`). Read by the CDK api stack (one API Gateway
  * method per row, each behind the Cognito authorizer with `scope`) and by the local gateway.
  */
 export type FunctionName = 'connect' | 'verify' | 'chat';

@@ -53,7 +53,7 @@ const definitions = {
   leaseSeconds: { env: 'ONBEHALF_LEASE_SECONDS', schema: fn.ONBEHALF_LEASE_SECONDS },
   timeBudgetMs: { env: 'ONBEHALF_TIME_BUDGET_MS', schema: fn.ONBEHALF_TIME_BUDGET_MS },
   streamTimeBudgetMs: { env: 'ONBEHALF_STREAM_TIME_BUDGET_MS', schema: fn.ONBEHALF_STREAM_TIME_BUDGET_MS },
-  /** The chat function's timeout; by default the streaming budget plus 30 s (`API.md`, "Deadlines"). */
+  /** The chat function's timeout; by default the streaming budget plus 30 s (`docs/api.md`, "Deadlines"). */
   chatTimeoutSeconds: { env: 'ONBEHALF_CHAT_TIMEOUT_SECONDS', schema: z.coerce.number().int().positive().optional() },
   modelCallBudget: { env: 'ONBEHALF_MODEL_CALL_BUDGET', schema: fn.ONBEHALF_MODEL_CALL_BUDGET },
   historyTokenBudget: { env: 'ONBEHALF_HISTORY_TOKEN_BUDGET', schema: fn.ONBEHALF_HISTORY_TOKEN_BUDGET },

@@ -1,5 +1,5 @@
 /**
- * The one DynamoDB table (`ARCHITECTURE.md`, "The table"), defined once: the CDK stateful
+ * The one DynamoDB table (`docs/architecture.md`, "The table"), defined once: the CDK stateful
  * stack and the local stack both build it from these facts.
  */
 export const tableDefinition = {

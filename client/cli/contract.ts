@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The shapes of `API.md` the CLI reads. Objects are loose: a newer API may add fields, and
+ * The shapes of `docs/api.md` the CLI reads. Objects are loose: a newer API may add fields, and
  * `--json` prints what the API sent, not what these schemas keep.
  */
 

@@ -61,7 +61,7 @@ function localTarget(flags: TargetFlags, root: string): Target {
     cognito: { endpoint: trimSlash(facts.cognito.endpoint), clientId: facts.cognito.clientId, region: facts.cognito.region },
     username,
     password: () => Promise.resolve(user.password),
-    // Locally the Asana account of a person shares the username's email and password (WORLD.md).
+    // Locally the Asana account of a person shares the username's email and password (docs/local-stack.md).
     asanaUser: { email: user.email, password: user.password },
     unreachableHint: 'Is the local stack running? Start it with `npm start`.',
   };

@@ -13,7 +13,7 @@ export function createDocumentClient(options: { region: string; endpoint?: strin
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** Keys of the one table (`ARCHITECTURE.md`, "The table"): everything a user owns under `USER#<sub>`. */
+/** Keys of the one table (`docs/architecture.md`, "The table"): everything a user owns under `USER#<sub>`. */
 export const keys = {
   user: (sub: string) => `USER#${sub}`,
   connection: (connection: string) => `CONN#${connection}`,

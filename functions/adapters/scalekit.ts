@@ -1,5 +1,5 @@
 // Deep imports: the package index registers every Scalekit service's descriptors; these four
-// are all a function calls, which roughly halves its bundle and cold start (DEPENDENCIES.md).
+// are all a function calls, which roughly halves its bundle and cold start (test/bench/README.md, cold start).
 import type { JsonObject } from '@bufbuild/protobuf';
 import ActionsModule from '@scalekit-sdk/node/lib/actions';
 import ConnectionModule from '@scalekit-sdk/node/lib/connection';

@@ -1,4 +1,4 @@
-/** The error codes of the HTTP contract (`API.md`), exactly. */
+/** The error codes of the HTTP contract (`docs/api.md`), exactly. */
 export type ErrorCode =
   | 'validation_failed'
   | 'malformed_json'

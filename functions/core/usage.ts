@@ -17,7 +17,7 @@ export const NO_TOKENS: TokenCounts = Object.freeze({
   cacheReadInputTokens: 0,
 });
 
-/** The per-user limits of `API.md` "Usage and limits". */
+/** The per-user limits of `docs/api.md` "Usage and limits". */
 export interface UsageLimits {
   /** Requests per UTC minute per caller (default 60). */
   readonly requestsPerMinute: number;

@@ -1,5 +1,5 @@
 /**
- * The headers every answer of the API carries (`API.md`, introduction), in one place: the
+ * The headers every answer of the API carries (`docs/api.md`, introduction), in one place: the
  * functions' JSON answers, their streamed answers and the local gateway's own answers all take
  * them from here, and the CDK API's gateway responses and preflights are built from the same
  * names and values.

@@ -3,7 +3,7 @@ import type * as z from 'zod/mini';
 import '../validation';
 import { DomainError } from '../core/errors';
 
-/** Bodies above this size are refused before parsing (`API.md`: 64 KiB). */
+/** Bodies above this size are refused before parsing (`docs/api.md`: 64 KiB). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /** Turns zod issues into the contract's `details`: where and what, never the offending value. */
@@ -35,7 +35,7 @@ export function parseBody<T extends z.ZodMiniType>(event: APIGatewayProxyEvent, 
   return result.data;
 }
 
-/** Validates the known query parameters; unknown ones are ignored, as `API.md` says. */
+/** Validates the known query parameters; unknown ones are ignored, as `docs/api.md` says. */
 export function parseQuery<T extends z.ZodMiniType>(event: APIGatewayProxyEvent, schema: T): z.infer<T> {
   const result = schema.safeParse(event.queryStringParameters ?? {});
   if (!result.success) {

@@ -23,7 +23,7 @@ export function connectionNamesOf(env: Record<string, string | undefined>): stri
   return names.length > 0 ? names : ['asana'];
 }
 
-/** The facts `npm start` prints and writes to `.onbehalf/stack.json` (`API.md`). */
+/** The facts `npm start` prints and writes to `.onbehalf/stack.json` (`docs/api.md`). */
 export interface StackFacts {
   apiUrl: string;
   cognito: {
@@ -80,7 +80,7 @@ export class LocalSettingsError extends Error {
 }
 
 /**
- * The deadline settings cross-checked as `cdk synth` does (`API.md`, "Deadlines"), and the chat
+ * The deadline settings cross-checked as `cdk synth` does (`docs/api.md`, "Deadlines"), and the chat
  * function's timeout they give (the local gateway hands it to the function as Lambda would).
  */
 export function localDeadlines(env: Record<string, string | undefined>): { chatTimeoutMs: number } {

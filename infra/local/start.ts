@@ -12,7 +12,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const stackFile = join(root, '.onbehalf', 'stack.json');
 
-/** `npm start`: the one-machine stack, with `--port <n>` and `--memory` (`API.md`, "The local stack"). */
+/** `npm start`: the one-machine stack, with `--port <n>` and `--memory` (`docs/api.md`, "The local stack"). */
 async function main(): Promise<void> {
   // First of all: settings that break the deadline rules stop the start (and touch nothing).
   localDeadlines(process.env);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 const gid = z.string().regex(/^\d+$/, 'a gid is a string of digits');
 
-/** The shape of a world file (`../shared/WORLD.md`): who exists, in Cognito and in Asana, and what they can see. */
+/** The shape of a world file (`docs/local-stack.md`): who exists, in Cognito and in Asana, and what they can see. */
 export const worldSchema = z
   .strictObject({
     workspace: z.strictObject({

@@ -29,7 +29,7 @@ export interface FunctionSpec {
  * (`functions/adapters/*-store.ts`): a new DynamoDB call needs its action here, and the grant
  * and its environment variable follow. Buffered functions' timeouts outlast API Gateway's 29 s so
  * a call that overshoots still finishes its writes; the chat function streams, and its timeout
- * follows the streaming budget (`API.md`, "Deadlines").
+ * follows the streaming budget (`docs/api.md`, "Deadlines").
  */
 export const functionSpecs: Readonly<Record<DeployedFunctionName, FunctionSpec>> = {
   connect: {

@@ -1,7 +1,7 @@
 import { ResponseType } from 'aws-cdk-lib/aws-apigateway';
 import type { ErrorCode } from '../../functions/core/errors';
 
-/** One API Gateway response rewritten into the contract's error shape (`API.md`). */
+/** One API Gateway response rewritten into the contract's error shape (`docs/api.md`). */
 export interface GatewayErrorResponse {
   readonly id: string;
   readonly type: ResponseType;

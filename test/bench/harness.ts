@@ -97,7 +97,7 @@ export async function call(
   return { status, body: parsed, ms: to - from, from, to };
 }
 
-/** The outcome of a run (`API.md`), as far as the bench reads it. */
+/** The outcome of a run (`docs/api.md`), as far as the bench reads it. */
 export const runOutcome = z.looseObject({
   conversationId: z.string(),
   status: z.string(),

@@ -38,7 +38,7 @@ const OWN_SDKS: Partial<Record<DeployedFunctionName, readonly string[]>> = {
   verify: ['@aws-sdk/client-cognito-identity-provider'],
 };
 
-/** The Scalekit package entry points register every service's descriptors; the adapter imports only what it calls (DEPENDENCIES.md). */
+/** The Scalekit package entry points register every service's descriptors; the adapter imports only what it calls (see test/bench/README.md, cold start). */
 const SCALEKIT_INDEX = /^@scalekit-sdk\/node\/(src|lib)\/(index|scalekit)\.[jt]s$/;
 
 /** Requires esbuild leaves on purpose: optional modules loaded inside try/catch, absent in Lambda as well. */

@@ -118,7 +118,7 @@ describe('REST API methods', () => {
   });
 });
 
-describe('response streaming (API.md, "Deadlines" and "Streaming runs")', () => {
+describe('response streaming (docs/api.md, "Deadlines" and "Streaming runs")', () => {
   const integrationOf = (route: (typeof routes)[number], among = methods) =>
     among.find((candidate) => candidate.httpMethod === route.method && candidate.path === route.path)?.properties.Integration as
       | Record<string, unknown>

@@ -5,7 +5,7 @@ import { modelControl } from '../stack/control';
 import { startModelWithClient } from '../support/model';
 
 /**
- * The Claude stand-in's latency as a real model shows it (`API.md`, "Test-only control surface"):
+ * The Claude stand-in's latency as a real model shows it (`docs/api.md`, "Test-only control surface"):
  * a streamed answer sends `message_start` at once and spreads the rest over the latency, and a
  * request whose client goes away is answered no further. Driven by the real SDK; order and
  * status only, never elapsed time.

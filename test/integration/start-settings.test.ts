@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/constructs/onbehalf-function';
 
 /**
- * `npm start` cross-checks the deadline settings before any service starts (`API.md`,
+ * `npm start` cross-checks the deadline settings before any service starts (`docs/api.md`,
  * "Deadlines"), as `cdk synth` does: a value that breaks a rule stops it with a message naming
  * the setting, before anything is started or written.
  */

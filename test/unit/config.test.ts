@@ -79,7 +79,7 @@ describe('parseWorld', () => {
   });
 });
 
-describe('checkDeadlines (API.md, "Deadlines")', () => {
+describe('checkDeadlines (docs/api.md, "Deadlines")', () => {
   const good = { timeBudgetMs: 25_000, streamTimeBudgetMs: 300_000, chatTimeoutSeconds: 330 };
 
   it('accepts the defaults and the limits themselves', () => {

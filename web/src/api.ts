@@ -91,7 +91,7 @@ export interface Usage {
   limits: { requestsPerMinute: number; dailyTokens: number };
 }
 
-/** What a streamed run reports as it goes (`API.md`, "Streaming runs"). */
+/** What a streamed run reports as it goes (`docs/api.md`, "Streaming runs"). */
 export interface RunEvents {
   onRun?(conversationId: string): void;
   onText?(delta: string): void;

@@ -10,7 +10,7 @@ export interface ToolCallView {
   readonly durationMs: number;
 }
 
-/** The outcome of a run (`API.md`, "Conversations"). */
+/** The outcome of a run (`docs/api.md`, "Conversations"). */
 export interface RunOutcome {
   readonly conversationId: string;
   readonly status: RunStatus;

@@ -15,7 +15,7 @@ export class AsanaApiError extends Error {
 export const ERROR_HELP =
   'For more information on API status codes and how to handle them, read the docs on errors: https://developers.asana.com/docs/errors';
 
-/** The scopes of the consent form's two choices when the app asks for none (WORLD.md). */
+/** The scopes of the consent form's two choices when the app asks for none (docs/local-stack.md). */
 export const READ_SCOPES = ['users:read', 'workspaces:read', 'projects:read', 'tasks:read', 'stories:read'] as const;
 export const WRITE_SCOPES = [...READ_SCOPES, 'tasks:write', 'stories:write'] as const;
 /** As in Asana: the workspace typeahead (finding projects by name) needs its own scope… */
@@ -239,7 +239,7 @@ export class AsanaApi {
   /** Tasks in a workspace by text (name and notes), assignee, completion or project; never past visibility. */
   private searchTasks(call: ApiCall): ApiResult {
     this.workspaceParam(call.params.workspace_gid, 'workspace');
-    // Search is a premium feature, and its index lags behind the tasks (world options, WORLD.md).
+    // Search is a premium feature, and its index lags behind the tasks (world options, docs/local-stack.md).
     if (this.store.workspace.premium === false) throw new AsanaApiError(402, SEARCH_NOT_PREMIUM);
     const indexedBefore = Date.now() - (this.store.workspace.searchLagMs ?? 0);
     const indexed = (t: TaskRecord): boolean => {

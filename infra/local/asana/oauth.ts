@@ -32,7 +32,7 @@ const READ_SCOPE = KNOWN_SCOPES.filter((scope) => scope.endsWith(':read')).join(
 const WRITE_SCOPE = KNOWN_SCOPES.join(' ');
 
 /**
- * Asana's OAuth 2 authorization-code flow as WORLD.md's consent hops describe it: an HTML consent
+ * Asana's OAuth 2 authorization-code flow as docs/local-stack.md's consent hops describe it: an HTML consent
  * form (email, password, read-only or read-write), single-use codes, refresh tokens, revocation,
  * and the bearer-token check every API call goes through.
  */
@@ -326,13 +326,13 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
  * registered. Read-only keeps only the `:read` scopes of it: a local convenience Asana does not offer.
  */
 function scopeChoices(requested: string | null | undefined): { read: string; write: string } {
-  // Without a request, the form's two choices of WORLD.md.
+  // Without a request, the form's two choices of docs/local-stack.md.
   const asked = (requested ?? '').split(/[\s,]+/).filter((scope) => KNOWN_SCOPES.includes(scope));
   const write = asked.length > 0 ? asked : [...WRITE_SCOPES];
   return { read: write.filter((scope) => scope.endsWith(':read')).join(' '), write: write.join(' ') };
 }
 
-/** The consent page: exactly one form, attributes double-quoted, every value escaped (WORLD.md). */
+/** The consent page: exactly one form, attributes double-quoted, every value escaped (docs/local-stack.md). */
 function consentPage(
   clientId: string,
   hidden: [string, string][],

@@ -173,7 +173,7 @@ export class AsanaStore {
     return undefined;
   }
 
-  // Visibility (WORLD.md): projects to members, or to everyone when public; tasks follow their projects.
+  // Visibility (docs/local-stack.md): projects to members, or to everyone when public; tasks follow their projects.
 
   canSeeProject(viewer: AsanaUser, project: AsanaProject): boolean {
     return viewer.admin || project.public || project.members.includes(viewer.gid);
