@@ -73,9 +73,10 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
   /** A run's dependencies: refused once the caller's daily quota is used up, its model calls metered. */
   const runDeps = async (sub: string): Promise<ChatDeps> => {
     const usage = await usageDeps();
-    await admitRun(usage, sub);
+    const usedBefore = await admitRun(usage, sub);
     const base = await deps();
-    return { ...base, model: new MeteredChatModel(base.model, usage, sub) };
+    const model = new MeteredChatModel(base.model, usage, sub, usedBefore);
+    return { ...base, model, quota: model };
   };
   /**
    * A run route's answer: Server-Sent Events for `Accept: text/event-stream` (the streaming

@@ -44,6 +44,7 @@ export class ChatMetrics implements RunObserver {
   runEnded(run: Parameters<RunObserver['runEnded']>[0]): void {
     this.metrics.addMetric(RUN_STATUS_METRIC[run.status], MetricUnit.Count, 1);
     if (run.stoppedBy === 'deadline') this.metrics.addMetric(RUN_METRICS.stoppedByDeadline, MetricUnit.Count, 1);
+    if (run.stoppedBy === 'quota') this.metrics.addMetric(RUN_METRICS.stoppedByQuota, MetricUnit.Count, 1);
   }
 
   /** A run request that failed: counted when its answer is a server error (a client's mistake is no failed run). */

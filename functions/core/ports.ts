@@ -229,7 +229,13 @@ export interface ToolFinish {
 }
 
 /** Why a run paused as `in_progress` with work left: its time budget (deadline) or its model calls ran out. */
-export type RunStop = 'deadline' | 'model_call_budget';
+export type RunStop = 'deadline' | 'model_call_budget' | 'quota';
+
+/** The caller's daily token quota as a run sees it: asked before each model call. */
+export interface RunQuota {
+  /** True once the caller's tokens of the day reach the quota: the run stops as `in_progress`. */
+  usedUp(): boolean;
+}
 
 /**
  * What a run reports as it goes, for the function's metrics. Called synchronously, never awaited:

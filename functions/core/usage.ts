@@ -1,6 +1,6 @@
 import { DomainError } from './errors';
 import type { ModelResponse } from './domain';
-import type { ChatModel } from './ports';
+import type { ChatModel, RunQuota } from './ports';
 
 /** Token counts of model calls, as the Messages API reports them. */
 export interface TokenCounts {
@@ -104,10 +104,10 @@ export function secondsToNextDay(now: number): number {
  * Refuses to start a run once the caller's daily token quota is used up: `429 quota_exceeded`
  * with `Retry-After` = seconds to the next UTC midnight. One read, no write.
  */
-export async function admitRun(deps: UsageDeps, sub: string): Promise<void> {
+export async function admitRun(deps: UsageDeps, sub: string): Promise<number> {
   const now = deps.clock.now();
   const used = quotaTokens(await deps.usage.readTokens(sub, dayOf(now)));
-  if (used < deps.limits.dailyTokens) return;
+  if (used < deps.limits.dailyTokens) return used;
   throw quotaExceeded(deps.limits, now);
 }
 
@@ -148,14 +148,24 @@ export async function usageReport(deps: UsageDeps, sub: string) {
 
 /**
  * The caller's model for one request: every call's tokens are added to the caller's day as
- * soon as it answers, whatever the run does next.
+ * soon as it answers, whatever the run does next; and the run's view of the quota (tokens used
+ * before the request plus this request's own).
  */
-export class MeteredChatModel implements ChatModel {
+export class MeteredChatModel implements ChatModel, RunQuota {
+  private used: number;
+
   constructor(
     private readonly model: ChatModel,
     private readonly deps: UsageDeps,
     private readonly sub: string,
-  ) {}
+    usedBefore = 0,
+  ) {
+    this.used = usedBefore;
+  }
+
+  usedUp(): boolean {
+    return this.used >= this.deps.limits.dailyTokens;
+  }
 
   async complete(...args: Parameters<ChatModel['complete']>): Promise<ModelResponse> {
     return this.metered(await this.model.complete(...args));
@@ -166,7 +176,7 @@ export class MeteredChatModel implements ChatModel {
   }
 
   private async metered(response: ModelResponse): Promise<ModelResponse> {
-    await recordTokens(this.deps, this.sub, response.usage, 0);
+    this.used = await recordTokens(this.deps, this.sub, response.usage, this.used);
     return response;
   }
 }

@@ -11,6 +11,7 @@ import { marker, script } from '../support/standins';
  */
 const RATE_LIMITED = 'tyson';
 const QUOTA_USER = 'trudy';
+const CROSSING_USER = 'trixie';
 const PER_MINUTE = 5;
 const DAILY_TOKENS = 2_000;
 
@@ -106,5 +107,31 @@ describe('daily token quota', () => {
     });
     // Every request since `before` counted, this one included (refused runs passed the rate check).
     expect(usage.body.requests - before.body.requests).toBe(5);
+  }, 120_000);
+
+  it('stops a run that crosses the quota mid-way as in_progress, after the tools Claude asked for; resume is then refused', async () => {
+    // Prepare: the first model call asks for a read and uses more than the whole quota.
+    const token = await connected(CROSSING_USER);
+    const tag = marker('crossing');
+    await script(tag, [
+      {
+        content: [{ type: 'tool_use', id: 'toolu_crossing1', name: 'asana_me_get', input: {} }],
+        stop_reason: 'tool_use',
+        usage: { input_tokens: 2_500, output_tokens: 100, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      },
+      { content: [{ type: 'text', text: 'Never asked for.' }], stop_reason: 'end_turn' },
+    ]);
+    // Act
+    const run = await api('POST', '/conversations', { token, apiUrl: quota.url, body: { message: `${tag} who am I?` } });
+    const resumed = await api('POST', `/conversations/${run.body.conversationId}/resume`, { token, apiUrl: quota.url });
+    const stored = await api('GET', `/conversations/${run.body.conversationId}`, { token, apiUrl: quota.url });
+    // Assess
+    expect(run.status).toBe(201);
+    expect(run.body.status).toBe('in_progress');
+    expect(run.body.toolCalls).toEqual([expect.objectContaining({ name: 'asana_me_get', outcome: 'succeeded' })]);
+    expect(resumed.status).toBe(429);
+    expect(resumed.body.error.code).toBe('quota_exceeded');
+    expect(stored.body.status).toBe('in_progress');
+    expect(stored.body.messages.map((message: { role: string }) => message.role)).toEqual(['user', 'assistant', 'user']);
   }, 120_000);
 });

@@ -9,7 +9,7 @@ import { loadWorld, type World } from '../../infra/local/world';
  * approvals.test (tia), the bundle test (tristan), the CLI test (tamsin), the Scalekit attack
  * tests (tarik, toril, tage), the edge attack tests (tuva, tove), the injection attack suite
  * (tybalt, tilly), streaming.test (tessa), the console's browser test (tatum),
- * limits.test (tyson, trudy). `alice` and `bob`
+ * limits.test (tyson, trudy, trixie). `alice` and `bob`
  * are only ever connected, never revoked.
  */
 export const TESTERS = [
@@ -44,6 +44,7 @@ export const TESTERS = [
   'tatum',
   'tyson',
   'trudy',
+  'trixie',
 ] as const;
 
 /** The world the suite runs on: the configured world plus the testers, members of no private project. */

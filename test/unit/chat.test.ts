@@ -964,3 +964,25 @@ describe('what a tool call must pass before it runs', () => {
     }
   });
 });
+
+describe('the daily token quota inside a run', () => {
+  it('stops as in_progress before the next model call once the quota is used up, after running the tools asked for', async () => {
+    // Prepare
+    let usedUp = false;
+    const w = world();
+    const deps = { ...w.deps, quota: { usedUp: () => usedUp } };
+    w.model.queue(callsTools([['toolu_1', 'asana_tasks_list', {}]]), says('Never asked.'));
+    w.accounts.onTool('asana_tasks_list', () => {
+      usedUp = true;
+      return { kind: 'succeeded', data: { data: [] }, executionId: 'exec_1' };
+    });
+
+    // Act
+    const outcome = await startConversation(deps, ALICE, { message: 'List my tasks' });
+
+    // Assess
+    expect(outcome.status).toBe('in_progress');
+    expect(outcome.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'succeeded' })]);
+    expect(w.model.requests).toHaveLength(1);
+  });
+});

@@ -112,6 +112,12 @@ export class Run {
       }
       const toolbox = await this.openToolbox();
       if (toolbox.kind === 'unauthorized') return this.needAuthorization(toolbox.connection);
+      if (this.deps.quota?.usedUp()) {
+        // The caller's daily tokens ran out mid-run: pause, as for any budget; resume tomorrow's quota.
+        this.stoppedBy = 'quota';
+        await conversation.update({ status: 'in_progress' });
+        return;
+      }
       if (this.modelCalls >= this.deps.settings.modelCallBudget || !(await this.callModel(toolbox))) {
         this.stoppedBy = this.modelCalls >= this.deps.settings.modelCallBudget ? 'model_call_budget' : 'deadline';
         await conversation.update({ status: 'in_progress' });

@@ -1,6 +1,6 @@
 import type { ConnectionsDeps } from '../connections';
 import type { Faults } from '../faults';
-import type { ChatModel, ConnectedAccounts, ConversationStore, RunObserver, Timers } from '../ports';
+import type { ChatModel, ConnectedAccounts, ConversationStore, RunObserver, RunQuota, Timers } from '../ports';
 import type { ToolPolicy } from '../tool-policy';
 
 /** Settings of the tool loop; every budget and lifetime is configurable. */
@@ -43,6 +43,8 @@ export interface ChatDeps {
   readonly faults?: Faults;
   /** Told about model calls, tool calls and how runs end (the function's metrics); none: nothing reported. */
   readonly observer?: RunObserver;
+  /** The caller's daily token quota; none: no quota. */
+  readonly quota?: RunQuota;
 }
 
 export const DEFAULT_SYSTEM_PROMPT =
