@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { type Config, loadConfig } from '../config';
-import type { ConnectionSettings } from '../core/connections';
+import type { ConnectionSettings, ConnectionsDeps } from '../core/connections';
 import type { Timers } from '../core/ports';
+import { DynamoConnectionStore } from './connection-store';
 import { createDocumentClient } from './dynamodb';
 import type { UsageDeps } from '../core/usage';
 import { UpstreamError } from '../core/errors';
@@ -137,5 +138,16 @@ export function connectionSettings(): ConnectionSettings {
     defaultVerifyUrl: settings.ONBEHALF_DEFAULT_VERIFY_URL,
     webOrigin: settings.ONBEHALF_WEB_ORIGIN,
     accountMatch: settings.ONBEHALF_ACCOUNT_MATCH,
+  };
+}
+
+/** What every use case of connections needs (connect, verify, the status check, and chat's links). */
+export async function connectionsDeps(): Promise<ConnectionsDeps> {
+  return {
+    accounts: await connectedAccounts(),
+    store: new DynamoConnectionStore(await documentClient(), config().TABLE_NAME),
+    clock: systemClock,
+    newState,
+    settings: connectionSettings(),
   };
 }

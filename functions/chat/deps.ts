@@ -1,17 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AnthropicChatModel } from '../adapters/anthropic';
-import { DynamoConnectionStore } from '../adapters/connection-store';
 import { DynamoConversationStore } from '../adapters/conversation-store';
-import {
-  anthropicApiKey,
-  config,
-  connectedAccounts,
-  connectionSettings,
-  documentClient,
-  newState,
-  once,
-  systemClock,
-} from '../adapters/runtime';
+import { anthropicApiKey, config, connectedAccounts, connectionsDeps, documentClient, once, systemClock } from '../adapters/runtime';
 import { rebuildOnChange, refreshing } from '../adapters/secrets';
 import { type ChatDeps, DEFAULT_SYSTEM_PROMPT } from '../core/chat';
 import type { ChatModel } from '../core/ports';
@@ -48,13 +38,7 @@ export const chatDeps = once(async (): Promise<ChatDeps> => {
     clock: systemClock,
     newConversationId: () => newConversationId(),
     newLeaseId: () => randomBytes(12).toString('hex'),
-    connections: {
-      accounts,
-      store: new DynamoConnectionStore(db, settings.TABLE_NAME),
-      clock: systemClock,
-      newState,
-      settings: connectionSettings(),
-    },
+    connections: await connectionsDeps(),
     settings: {
       connections: settings.ONBEHALF_CONNECTIONS,
       toolAllowlist: settings.ONBEHALF_TOOL_ALLOWLIST,

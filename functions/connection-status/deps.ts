@@ -1,14 +1,4 @@
-import { DynamoConnectionStore } from '../adapters/connection-store';
-import { config, connectedAccounts, connectionSettings, documentClient, newState, once, systemClock } from '../adapters/runtime';
-import type { ConnectionsDeps } from '../core/connections';
+import { connectionsDeps, once } from '../adapters/runtime';
 
 /** The composition root of the `connection-status` function: the connections use cases' dependencies, once per container. */
-export const deps = once(
-  async (): Promise<ConnectionsDeps> => ({
-    accounts: await connectedAccounts(),
-    store: new DynamoConnectionStore(await documentClient(), config().TABLE_NAME),
-    clock: systemClock,
-    newState,
-    settings: connectionSettings(),
-  }),
-);
+export const deps = once(connectionsDeps);

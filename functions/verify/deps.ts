@@ -1,6 +1,5 @@
 import { CognitoUserDirectory } from '../adapters/cognito-users';
-import { DynamoConnectionStore } from '../adapters/connection-store';
-import { config, connectedAccounts, connectionSettings, documentClient, newState, once, systemClock } from '../adapters/runtime';
+import { config, connectionsDeps, once } from '../adapters/runtime';
 import type { ConnectionsDeps } from '../core/connections';
 
 /**
@@ -9,11 +8,7 @@ import type { ConnectionsDeps } from '../core/connections';
  */
 export const deps = once(
   async (): Promise<ConnectionsDeps> => ({
-    accounts: await connectedAccounts(),
-    store: new DynamoConnectionStore(await documentClient(), config().TABLE_NAME),
-    clock: systemClock,
-    newState,
-    settings: connectionSettings(),
+    ...(await connectionsDeps()),
     users: CognitoUserDirectory.create({ region: config().AWS_REGION, endpoint: config().COGNITO_ENDPOINT }),
   }),
 );
