@@ -107,13 +107,13 @@ describe('daily token quota', () => {
       cacheCreationInputTokens: 299,
       cacheReadInputTokens: 5_000,
     });
-    // Act / Assess: 999 < 1000
-    await expect(admitRun(deps, 'alice')).resolves.toBeUndefined();
+    // Act / Assess: 999 < 1000, and the run learns how much is used
+    await expect(admitRun(deps, 'alice')).resolves.toBe(999);
     await usage.addTokens('alice', '2026-11-30', { ...NO_TOKENS, outputTokens: 1 });
     const error = await refusal(() => admitRun(deps, 'alice'));
     expect(error.code).toBe('quota_exceeded');
     expect(error.retryAfterSeconds).toBe(12 * 3600 - 15);
-    await expect(admitRun(deps, 'bob')).resolves.toBeUndefined();
+    await expect(admitRun(deps, 'bob')).resolves.toBe(0);
   });
 
   it('meters every model call of a run on the caller’s day', async () => {
