@@ -202,6 +202,7 @@ export function localTarget(
     cognito: { endpoint: string; region: string; clientId: string };
     scalekit: { environmentUrl: string; clientId: string; clientSecret: string };
     modelUrl: string;
+    consoleUrl: string;
   },
   options: { connections?: readonly string[]; modelId?: string; env?: Readonly<Record<string, string | undefined>> } = {},
 ): DoctorTarget {
@@ -218,7 +219,8 @@ export function localTarget(
       modelId: options.modelId ?? env.ONBEHALF_MODEL_ID ?? 'claude-sonnet-4-6',
     },
     connections: options.connections ?? listOf(env.ONBEHALF_CONNECTIONS) ?? ['asana'],
-    verifyUrl: env.ONBEHALF_DEFAULT_VERIFY_URL ?? `${stack.apiUrl}/_control/verified`,
+    // Locally the default verify URL is the console's verify page, as `npm start` sets it.
+    verifyUrl: env.ONBEHALF_DEFAULT_VERIFY_URL ?? `${stack.consoleUrl}/connections/verify`,
   };
 }
 
