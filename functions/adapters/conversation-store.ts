@@ -3,13 +3,20 @@ import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { fitWindow, intactHistory } from '../core/history';
-import { type ConversationHeader, isConversationId, type StoredMessage, type ToolDecision, type ToolRecord } from '../core/domain';
+import {
+  type ConversationHeader,
+  isConversationId,
+  type RunStatus,
+  type StoredMessage,
+  type ToolDecision,
+  type ToolRecord,
+} from '../core/domain';
 import {
   BadPageToken,
   type ConversationPage,
@@ -21,11 +28,20 @@ import {
   LeaseLost,
   LeaseUnavailable,
   type Retention,
+  type ToolCallBase,
   type ToolFinish,
+  type ToolStart,
+  type TokenCharge,
+  type WriteOptions,
 } from '../core/ports';
 import { isConditionFailed, keys } from './dynamodb';
 
 type Item = Record<string, unknown>;
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Update = NonNullable<TransactItem['Update']>;
+
+/** DynamoDB's limit of items in one transaction. */
+const TRANSACTION_MAX_ITEMS = 100;
 
 /** How many messages one page of a window read fetches, newest first. */
 const WINDOW_PAGE = 40;
@@ -117,6 +133,54 @@ export class DynamoConversationStore implements ConversationStore {
     throw new LeaseUnavailable();
   }
 
+  async acquireWithMessage(
+    sub: string,
+    id: string,
+    lease: Lease,
+    message: StoredMessage,
+    statuses: readonly RunStatus[],
+    changes: HeaderChanges,
+  ): Promise<boolean> {
+    const ttl = this.ttl();
+    const header = headerUpdate(changes, ttl, { leaseId: lease.id });
+    const allowed = statuses.map((status, index) => header.value(status, `s${index}`));
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: this.key(sub, keys.conversation(id)),
+                UpdateExpression: header.expression,
+                // The same conditions as `acquire`, and the state the caller read the history in.
+                ConditionExpression: [
+                  'attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :seconds)',
+                  '(attribute_not_exists(leaseId) OR leaseExpiresAt < :now)',
+                  `messageCount = :seq AND #status IN (${allowed.join(', ')})`,
+                ].join(' AND '),
+                ExpressionAttributeNames: { ...header.names, '#ttl': 'ttl', '#status': 'status' },
+                ExpressionAttributeValues: {
+                  ...header.values,
+                  ':seconds': Math.floor(this.retention.clock.now() / 1000),
+                  ':now': lease.now,
+                  ':seq': message.seq,
+                },
+              },
+            },
+            {
+              Put: { TableName: this.tableName, Item: messageItem(sub, id, message, ttl), ConditionExpression: 'attribute_not_exists(pk)' },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)) return false;
+      throw error;
+    }
+  }
+
   async release(sub: string, id: string, leaseId: string): Promise<void> {
     try {
       await this.db.send(
@@ -170,50 +234,79 @@ export class DynamoConversationStore implements ConversationStore {
     };
   }
 
-  async append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void> {
+  async append(
+    sub: string,
+    id: string,
+    leaseId: string,
+    message: StoredMessage,
+    changes: HeaderChanges,
+    options: WriteOptions = {},
+  ): Promise<void> {
     const ttl = this.ttl();
-    const update = updateOf({ ...changes, ttl });
+    const put = {
+      Put: { TableName: this.tableName, Item: messageItem(sub, id, message, ttl), ConditionExpression: 'attribute_not_exists(pk)' },
+    };
+    await this.transact(
+      [put, { Update: this.heldHeader(sub, id, leaseId, changes, options, message.seq) }, ...this.riders(sub, id, options)],
+      2,
+    );
+  }
+
+  async update(sub: string, id: string, leaseId: string, changes: HeaderChanges, options: WriteOptions = {}): Promise<void> {
+    const header = this.heldHeader(sub, id, leaseId, changes, options);
+    const riders = this.riders(sub, id, options);
+    if (riders.length > 0) return this.transact([{ Update: header }, ...riders], 1);
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: { TableName: this.tableName, Item: messageItem(sub, id, message, ttl), ConditionExpression: 'attribute_not_exists(pk)' },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: this.key(sub, keys.conversation(id)),
-                UpdateExpression: update.expression,
-                ConditionExpression: 'leaseId = :lease AND messageCount = :seq',
-                ExpressionAttributeNames: update.names,
-                ExpressionAttributeValues: { ...update.values, ':lease': leaseId, ':seq': message.seq },
-              },
-            },
-          ],
-        }),
-      );
+      await this.db.send(new UpdateCommand(header));
     } catch (error) {
-      if (error instanceof Error && error.name === 'TransactionCanceledException') throw new LeaseLost();
+      if (isConditionFailed(error)) throw new LeaseLost();
       throw error;
     }
   }
 
-  async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
-    const update = updateOf({ ...changes, ttl: this.ttl() });
+  /** The header's part of a run's write: conditional on the lease (and on the next `seq` for an append). */
+  private heldHeader(sub: string, id: string, leaseId: string, changes: HeaderChanges, options: WriteOptions, seq?: number): Update {
+    const header = headerUpdate(changes, this.ttl(), { release: options.release === true });
+    return {
+      TableName: this.tableName,
+      Key: this.key(sub, keys.conversation(id)),
+      UpdateExpression: header.expression,
+      ConditionExpression: seq === undefined ? 'leaseId = :lease' : 'leaseId = :lease AND messageCount = :seq',
+      ExpressionAttributeNames: header.names,
+      ExpressionAttributeValues: { ...header.values, ':lease': leaseId, ...(seq === undefined ? {} : { ':seq': seq }) },
+    };
+  }
+
+  /** What rides with a write: tool records and the token charge. */
+  private riders(sub: string, id: string, options: WriteOptions): TransactItem[] {
+    const ttl = this.ttl();
+    const tool = (toolUseId: string) => ({ TableName: this.tableName, Key: this.key(sub, keys.tool(id, toolUseId)) });
+    return [
+      // A record proposed before (maybe decided since) keeps what it holds.
+      ...(options.proposed ?? []).map((base) => ({ Update: { ...tool(base.toolUseId), ...setAll(baseFields(base), ttl, true) } })),
+      ...(options.finished ?? []).map((finish) => ({
+        Update: { ...tool(finish.toolUseId), ...setAll(finishFields(finish), ttl), ConditionExpression: 'attribute_not_exists(outcome)' },
+      })),
+      ...(options.settled ?? []).map((toolUseId) => ({
+        Update: { ...tool(toolUseId), UpdateExpression: 'REMOVE #result', ExpressionAttributeNames: { '#result': 'result' } },
+      })),
+      ...(options.charge ? [{ Update: chargeUpdate(this.tableName, sub, options.charge) }] : []),
+    ];
+  }
+
+  /**
+   * One transaction of a held conversation. Its first `guarded` items are the header (and the
+   * message): a failed condition there means the lease is gone, or the history moved on under it.
+   */
+  private async transact(items: TransactItem[], guarded: number): Promise<void> {
+    if (items.length > TRANSACTION_MAX_ITEMS)
+      throw new Error(`one write of ${items.length} items: over DynamoDB's ${TRANSACTION_MAX_ITEMS}`);
     try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.key(sub, keys.conversation(id)),
-          UpdateExpression: update.expression,
-          ConditionExpression: 'leaseId = :lease',
-          ExpressionAttributeNames: update.names,
-          ExpressionAttributeValues: { ...update.values, ':lease': leaseId },
-        }),
-      );
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (isConditionFailed(error)) throw new LeaseLost();
+      const codes = cancellationCodes(error);
+      if (!codes) throw error;
+      if (codes.length === 0 || codes.slice(0, guarded).includes('ConditionalCheckFailed')) throw new LeaseLost();
       throw error;
     }
   }
@@ -278,20 +371,6 @@ export class DynamoConversationStore implements ConversationStore {
     return records;
   }
 
-  async proposeTool(sub: string, id: string, record: ToolRecord): Promise<void> {
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: toolItem(sub, id, record, this.ttl()),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-    }
-  }
-
   async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
     try {
       await this.db.send(
@@ -311,33 +390,46 @@ export class DynamoConversationStore implements ConversationStore {
     }
   }
 
-  async startTool(sub: string, id: string, record: ToolRecord): Promise<boolean> {
-    const update = updateOf({
-      toolUseId: record.toolUseId,
-      name: record.name,
-      input: JSON.stringify(record.input),
-      inputHash: record.inputHash,
-      actor: record.actor,
-      connection: record.connection,
-      startedAt: record.startedAt,
-      ttl: this.ttl(),
-    });
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.key(sub, keys.tool(id, record.toolUseId)),
-          UpdateExpression: update.expression,
-          ConditionExpression: 'attribute_not_exists(startedAt)',
-          ExpressionAttributeNames: update.names,
-          ExpressionAttributeValues: update.values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
+  async startTools(sub: string, id: string, leaseId: string, records: readonly ToolStart[]): Promise<ReadonlySet<string>> {
+    const started = new Set<string>();
+    // One transaction holds the lease check and up to 99 starts; a longer batch takes several.
+    for (let i = 0; i < records.length; i += TRANSACTION_MAX_ITEMS - 1) {
+      let pending = records.slice(i, i + TRANSACTION_MAX_ITEMS - 1);
+      while (pending.length > 0) {
+        const leaseCheck: TransactItem = {
+          ConditionCheck: {
+            TableName: this.tableName,
+            Key: this.key(sub, keys.conversation(id)),
+            ConditionExpression: 'leaseId = :lease',
+            ExpressionAttributeValues: { ':lease': leaseId },
+          },
+        };
+        const starts = pending.map(
+          (record): TransactItem => ({
+            Update: {
+              TableName: this.tableName,
+              Key: this.key(sub, keys.tool(id, record.toolUseId)),
+              ...setAll({ ...baseFields(record), startedAt: record.startedAt }, this.ttl()),
+              ConditionExpression: 'attribute_not_exists(startedAt)',
+            },
+          }),
+        );
+        try {
+          await this.db.send(new TransactWriteCommand({ TransactItems: [leaseCheck, ...starts] }));
+          for (const record of pending) started.add(record.toolUseId);
+          pending = [];
+        } catch (error) {
+          const codes = cancellationCodes(error);
+          if (!codes) throw error;
+          if (codes.length === 0 || codes[0] === 'ConditionalCheckFailed') throw new LeaseLost();
+          // Started before: left out, and the others are tried again.
+          const before = pending.filter((_, index) => codes[index + 1] === 'ConditionalCheckFailed');
+          if (before.length === 0) throw error;
+          pending = pending.filter((record) => !before.includes(record));
+        }
+      }
     }
+    return started;
   }
 
   async unstartTool(sub: string, id: string, toolUseId: string): Promise<void> {
@@ -353,20 +445,6 @@ export class DynamoConversationStore implements ConversationStore {
       .catch((error: unknown) => {
         if (!isConditionFailed(error)) throw error;
       });
-  }
-
-  async finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void> {
-    const update = updateOf({ ...finish, toolUseId, input: JSON.stringify(finish.input), ttl: this.ttl() });
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: this.key(sub, keys.tool(id, toolUseId)),
-        UpdateExpression: update.expression,
-        ConditionExpression: 'attribute_not_exists(outcome)',
-        ExpressionAttributeNames: update.names,
-        ExpressionAttributeValues: update.values,
-      }),
-    );
   }
 
   async delete(sub: string, id: string, leaseId: string): Promise<boolean> {
@@ -445,18 +523,118 @@ function decodeToken(token: string): string {
   return sk;
 }
 
-/** `SET #a = :a, …` for every defined field: header changes and tool records alike. */
-function updateOf(changes: HeaderChanges | Item): { expression: string; names: Record<string, string>; values: Item } {
-  const names: Record<string, string> = {};
-  const values: Item = {};
-  const sets: string[] = [];
-  for (const [field, value] of Object.entries(changes)) {
-    if (value === undefined) continue;
-    names[`#${field}`] = field;
-    values[`:${field}`] = value;
-    sets.push(`#${field} = :${field}`);
+/** An update expression's parts, built field by field. */
+class Expression {
+  readonly names: Record<string, string> = {};
+  readonly values: Item = {};
+  private readonly sets: string[] = [];
+  private readonly removes: string[] = [];
+
+  name(field: string): string {
+    this.names[`#${field}`] = field;
+    return `#${field}`;
   }
-  return { expression: `SET ${sets.join(', ')}`, names, values };
+
+  value(value: unknown, key: string): string {
+    this.values[`:${key}`] = value;
+    return `:${key}`;
+  }
+
+  set(field: string, value: unknown): this {
+    if (value !== undefined) this.sets.push(`${this.name(field)} = ${this.value(value, field)}`);
+    return this;
+  }
+
+  setMissing(field: string, value: unknown): this {
+    if (value !== undefined) this.sets.push(`${this.name(field)} = if_not_exists(${this.name(field)}, ${this.value(value, field)})`);
+    return this;
+  }
+
+  add(path: string, value: unknown, key: string): this {
+    this.sets.push(`${path} = ${path} + ${this.value(value, key)}`);
+    return this;
+  }
+
+  remove(...paths: string[]): this {
+    this.removes.push(...paths);
+    return this;
+  }
+
+  get expression(): string {
+    return [this.sets.length > 0 ? `SET ${this.sets.join(', ')}` : '', this.removes.length > 0 ? `REMOVE ${this.removes.join(', ')}` : '']
+      .filter(Boolean)
+      .join(' ');
+  }
+}
+
+/**
+ * A header's changes as an update: the usage added to the running total, the lease taken
+ * (`leaseId`), renewed (`changes.leaseExpiresAt`) or given back (`release`).
+ */
+function headerUpdate(changes: HeaderChanges, ttl: number, lease: { leaseId?: string; release?: boolean }): Expression {
+  const { addUsage, leaseExpiresAt, ...fields } = changes;
+  const update = new Expression();
+  for (const [field, value] of Object.entries({ ...fields, ttl })) update.set(field, value);
+  for (const [field, value] of Object.entries(addUsage ?? {})) {
+    update.add(`${update.name('usage')}.${update.name(field)}`, value, `usage_${field}`);
+  }
+  if (lease.leaseId !== undefined) update.set('leaseId', lease.leaseId);
+  if (lease.release) update.remove('leaseId', 'leaseExpiresAt');
+  else update.set('leaseExpiresAt', leaseExpiresAt);
+  return update;
+}
+
+/** `SET` of every defined field (unless `keep`: only where missing) and the item's `ttl`, as an update's parts. */
+function setAll(
+  fields: Item,
+  ttl: number,
+  keep = false,
+): Pick<Update, 'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
+  const update = new Expression();
+  for (const [field, value] of Object.entries(fields)) {
+    if (keep) update.setMissing(field, value);
+    else update.set(field, value);
+  }
+  update.set('ttl', ttl);
+  return { UpdateExpression: update.expression, ExpressionAttributeNames: update.names, ExpressionAttributeValues: update.values };
+}
+
+const baseFields = (base: ToolCallBase): Item => ({
+  toolUseId: base.toolUseId,
+  name: base.name,
+  inputHash: base.inputHash,
+  actor: base.actor,
+  connection: base.connection,
+});
+
+const finishFields = (finish: ToolFinish): Item => ({
+  ...baseFields(finish),
+  outcome: finish.outcome,
+  result: finish.result,
+  isError: finish.isError,
+  finishedAt: finish.finishedAt,
+  executionId: finish.executionId,
+  durationMs: finish.durationMs,
+});
+
+/** Adds a charge's tokens to the caller's day, creating the day's item with its `ttl`. */
+function chargeUpdate(tableName: string, sub: string, charge: TokenCharge): Update {
+  const update = new Expression();
+  const adds = Object.entries(charge.tokens).map(([field, value]) => `${update.name(field)} ${update.value(value, field)}`);
+  return {
+    TableName: tableName,
+    Key: { pk: keys.user(sub), sk: keys.usage(charge.day) },
+    UpdateExpression: `ADD ${adds.join(', ')} SET #ttl = if_not_exists(#ttl, :ttl)`,
+    ExpressionAttributeNames: { ...update.names, '#ttl': 'ttl' },
+    ExpressionAttributeValues: { ...update.values, ':ttl': charge.expiresAt },
+  };
+}
+
+/** The per-item reasons of a cancelled transaction (empty when DynamoDB gave none); `undefined` for any other error. */
+function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
+  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.map((reason) => reason.Code);
 }
 
 function messageItem(sub: string, id: string, message: StoredMessage, ttl: number): Item {
@@ -499,16 +677,13 @@ function headerOf(item: Item): ConversationHeader {
   };
 }
 
-function toolItem(sub: string, id: string, record: ToolRecord, ttl: number): Item {
-  return { pk: keys.user(sub), sk: keys.tool(id, record.toolUseId), ...record, input: JSON.stringify(record.input), ttl };
-}
-
 function toolOf(item: Item): ToolRecord {
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   return {
     toolUseId: String(item.toolUseId ?? String(item.sk).split('#').at(-1)),
     name: String(item.name ?? ''),
-    input: item.input ? (JSON.parse(String(item.input)) as Record<string, unknown>) : {},
+    // Records written before the `tool_use` block became the one copy of the input still hold it.
+    input: item.input ? (JSON.parse(String(item.input)) as Record<string, unknown>) : undefined,
     inputHash: String(item.inputHash ?? ''),
     actor: String(item.actor ?? ''),
     connection: String(item.connection ?? ''),

@@ -17,7 +17,7 @@ import {
 import { isConversationId } from '../core/domain';
 import { DomainError } from '../core/errors';
 import type { Faults } from '../core/faults';
-import { admitRun, MeteredChatModel, type UsageLimits, usageReport } from '../core/usage';
+import { admitRun, DailyTokens, type UsageLimits, usageReport } from '../core/usage';
 import { approvalBody, listQuery, messageBody, resumeBody } from '../http/contract';
 import { wantsEventStream } from '../http/event-stream';
 import { type EventStreamAnswer, limitedUsage, type StreamingRouteHandler, streamingHttpHandler } from '../http/handler';
@@ -70,13 +70,11 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
         metrics.flush();
       }
     };
-  /** A run's dependencies: refused once the caller's daily quota is used up, its model calls metered. */
+  /** A run's dependencies: refused once the caller's daily quota is used up, its model calls' tokens counted. */
   const runDeps = async (sub: string): Promise<ChatDeps> => {
     const usage = await usageDeps();
     const usedBefore = await admitRun(usage, sub);
-    const base = await deps();
-    const model = new MeteredChatModel(base.model, usage, sub, usedBefore);
-    return { ...base, model, quota: model };
+    return { ...(await deps()), quota: new DailyTokens(usage, sub, usedBefore) };
   };
   /**
    * A run route's answer: Server-Sent Events for `Accept: text/event-stream` (the streaming

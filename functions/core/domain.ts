@@ -172,7 +172,8 @@ export interface ToolDecision {
 export interface ToolRecord {
   readonly toolUseId: string;
   readonly name: string;
-  readonly input: Record<string, unknown>;
+  /** Only on records written before the `tool_use` block became the one copy of the input. */
+  readonly input?: Record<string, unknown>;
   readonly inputHash: string;
   /** Who the tool acted as (the caller's `sub`). */
   readonly actor: string;

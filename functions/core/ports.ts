@@ -136,22 +136,37 @@ export class BadPageToken extends Error {
 
 /**
  * Conversations in the table, all under the caller's key: a header, one item per message and
- * one per tool execution. Every write during a run is conditional on holding the lease.
+ * one per tool execution. Every write during a run is conditional on holding the lease, and
+ * carries everything that can ride with it (tool records, the lease's release, a token charge):
+ * a turn costs as few round trips as its steps need.
  */
 export interface ConversationStore {
   /** Creates header + first message, with the lease already held by `leaseId`. */
   create(sub: string, header: ConversationHeader, first: StoredMessage, lease: Lease): Promise<void>;
   /** Takes the lease (`LeaseUnavailable` when held and unexpired); `undefined` when no such conversation. */
   acquire(sub: string, id: string, lease: Lease): Promise<ConversationHeader | undefined>;
+  /**
+   * Takes the lease and appends `message` at `message.seq` in one write, only when the header's
+   * `messageCount` is `message.seq`, its status is one of `statuses` and no other request holds
+   * it. False when any of that does not hold: nothing was written (the caller takes the long way).
+   */
+  acquireWithMessage(
+    sub: string,
+    id: string,
+    lease: Lease,
+    message: StoredMessage,
+    statuses: readonly RunStatus[],
+    changes: HeaderChanges,
+  ): Promise<boolean>;
   release(sub: string, id: string, leaseId: string): Promise<void>;
   /** `undefined` when there is none, or its header has expired. */
   get(sub: string, id: string): Promise<ConversationHeader | undefined>;
   /** One page, newest first, without expired conversations; `BadPageToken` for a token this store did not issue. */
   list(sub: string, limit: number, nextToken: string | undefined): Promise<ConversationPage>;
   /** Appends the message at `message.seq` and applies `changes` to the header, atomically (`LeaseLost` when not held). */
-  append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void>;
+  append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges, options?: WriteOptions): Promise<void>;
   /** Applies `changes` to the header while `leaseId` holds it (`LeaseLost` otherwise). */
-  update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void>;
+  update(sub: string, id: string, leaseId: string, changes: HeaderChanges, options?: WriteOptions): Promise<void>;
   /**
    * The newest messages whose tokens fit `tokenBudget`, starting at an exchange, oldest first.
    * Like `messages`, never an exchange whose opening message has expired.
@@ -164,15 +179,15 @@ export interface ConversationStore {
   messages(sub: string, id: string): Promise<StoredMessage[]>;
   /** The records asked for (or all), leaving out missing and expired ones. */
   toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]>;
-  /** Creates a tool record awaiting a decision (no-op when it exists). */
-  proposeTool(sub: string, id: string, record: ToolRecord): Promise<void>;
   /** Records a decision once; false when one was already recorded. */
   decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean>;
-  /** Marks the tool started — exactly once: false when it had been started before. */
-  startTool(sub: string, id: string, record: ToolRecord): Promise<boolean>;
+  /**
+   * Marks these tools started, in one write while `leaseId` holds the conversation (`LeaseLost`
+   * otherwise): each exactly once. Answers the ids this call started; one started before is left out.
+   */
+  startTools(sub: string, id: string, leaseId: string, records: readonly ToolStart[]): Promise<ReadonlySet<string>>;
   /** Forgets a start that provably did not run the tool (refused before execution). */
   unstartTool(sub: string, id: string, toolUseId: string): Promise<void>;
-  finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void>;
   /** Deletes the conversation with its messages and records; false when there was none (`LeaseLost` when not held). */
   delete(sub: string, id: string, leaseId: string): Promise<boolean>;
 }
@@ -207,34 +222,74 @@ export interface HeaderChanges {
   readonly status?: RunStatus;
   readonly updatedAt: string;
   readonly messageCount?: number;
-  readonly usage?: Usage;
+  /** Added to the header's running total (the store adds it: a request need not know the total). */
+  readonly addUsage?: Usage;
   readonly pendingApprovals?: readonly PendingApproval[];
   readonly truncated?: boolean;
   /** Moves the held lease's expiry (epoch ms): a run renews its lease with every write. */
   readonly leaseExpiresAt?: number;
 }
 
-export interface ToolFinish {
+/** Who ran which tool, as every record of a call holds it (the audit). */
+export interface ToolCallBase {
+  readonly toolUseId: string;
   readonly name: string;
-  readonly input: Record<string, unknown>;
   readonly inputHash: string;
   readonly actor: string;
   readonly connection: string;
+}
+
+/** A tool about to run: recorded before it is sent. */
+export interface ToolStart extends ToolCallBase {
+  readonly startedAt: string;
+}
+
+/** How a call ended, recorded once (never overwriting an outcome). */
+export interface ToolFinish extends ToolCallBase {
   readonly outcome: ToolOutcome;
-  readonly result: string;
+  /**
+   * The `tool_result` content, kept on the record only while no stored message holds it (a run
+   * that paused between a batch and its `tool_result` message); absent when written with that message.
+   */
+  readonly result?: string;
   readonly isError: boolean;
   readonly finishedAt: string;
   readonly executionId?: string;
   readonly durationMs?: number;
 }
 
+/** Tokens to add to the caller's day (`USAGE#<day>`), in the same write as the answer that used them. */
+export interface TokenCharge {
+  readonly day: string;
+  readonly tokens: Usage;
+  /** The day item's `ttl` (epoch seconds) when this write creates it. */
+  readonly expiresAt: number;
+}
+
+/** What rides with a conversation write, in the same transaction. */
+export interface WriteOptions {
+  /** Calls proposed for the user's approval: their records, created when missing. */
+  readonly proposed?: readonly ToolCallBase[];
+  /** Calls that ended: each record gets its outcome, once. */
+  readonly finished?: readonly ToolFinish[];
+  /** Records whose result the written message now holds: their own copy is dropped. */
+  readonly settled?: readonly string[];
+  /** The run's last write: the lease is given back with it. */
+  readonly release?: boolean;
+  readonly charge?: TokenCharge;
+}
+
 /** Why a run paused as `in_progress` with work left: its time budget (deadline) or its model calls ran out. */
 export type RunStop = 'deadline' | 'model_call_budget' | 'quota';
 
-/** The caller's daily token quota as a run sees it: asked before each model call. */
+/** The caller's daily token quota as a run sees it: asked before each model call, told after each. */
 export interface RunQuota {
   /** True once the caller's tokens of the day reach the quota: the run stops as `in_progress`. */
   usedUp(): boolean;
+  /** Counts a model call's tokens against the quota; the charge rides with the write that stores its answer. */
+  charge(usage: Usage): TokenCharge;
+  /** Adds a charge on its own, when the write that was to carry it failed (the tokens were spent). */
+  record(charge: TokenCharge): Promise<void>;
 }
 
 /**

@@ -1,6 +1,5 @@
 import { DomainError } from './errors';
-import type { ModelResponse } from './domain';
-import type { ChatModel, RunQuota } from './ports';
+import type { RunQuota, TokenCharge } from './ports';
 
 /** Token counts of model calls, as the Messages API reports them. */
 export interface TokenCounts {
@@ -119,15 +118,8 @@ export function quotaExceeded(limits: UsageLimits, now: number): LimitError {
   );
 }
 
-/**
- * Records one model call's tokens on the caller's day, and says whether the quota is now used
- * up (the run then stops as `in_progress`).
- */
-export async function recordTokens(deps: UsageDeps, sub: string, tokens: TokenCounts, usedBefore: number): Promise<number> {
-  const now = deps.clock.now();
-  await deps.usage.addTokens(sub, dayOf(now), tokens, Math.ceil((startOfNextDay(now) + USAGE_KEEP_MS) / 1000));
-  return usedBefore + quotaTokens(tokens);
-}
+/** The `ttl` (epoch seconds) of the day's token counter written at `now`. */
+const usageExpiry = (now: number): number => Math.ceil((startOfNextDay(now) + USAGE_KEEP_MS) / 1000);
 
 /** `GET /usage`: the caller's own figures for the current UTC day. */
 export async function usageReport(deps: UsageDeps, sub: string) {
@@ -147,15 +139,14 @@ export async function usageReport(deps: UsageDeps, sub: string) {
 }
 
 /**
- * The caller's model for one request: every call's tokens are added to the caller's day as
- * soon as it answers, whatever the run does next; and the run's view of the quota (tokens used
- * before the request plus this request's own).
+ * The caller's daily quota as one request's run sees it: the tokens used before the request plus
+ * the run's own. Each model call's tokens are charged with the write that stores its answer (one
+ * write, not two); a charge whose write failed is added on its own (the tokens were spent).
  */
-export class MeteredChatModel implements ChatModel, RunQuota {
+export class DailyTokens implements RunQuota {
   private used: number;
 
   constructor(
-    private readonly model: ChatModel,
     private readonly deps: UsageDeps,
     private readonly sub: string,
     usedBefore = 0,
@@ -167,16 +158,13 @@ export class MeteredChatModel implements ChatModel, RunQuota {
     return this.used >= this.deps.limits.dailyTokens;
   }
 
-  async complete(...args: Parameters<ChatModel['complete']>): Promise<ModelResponse> {
-    return this.metered(await this.model.complete(...args));
+  charge(tokens: TokenCounts): TokenCharge {
+    this.used += quotaTokens(tokens);
+    const now = this.deps.clock.now();
+    return { day: dayOf(now), tokens: { ...tokens }, expiresAt: usageExpiry(now) };
   }
 
-  async stream(...args: Parameters<ChatModel['stream']>): Promise<ModelResponse> {
-    return this.metered(await this.model.stream(...args));
-  }
-
-  private async metered(response: ModelResponse): Promise<ModelResponse> {
-    this.used = await recordTokens(this.deps, this.sub, response.usage, this.used);
-    return response;
+  async record(charge: TokenCharge): Promise<void> {
+    await this.deps.usage.addTokens(this.sub, charge.day, charge.tokens, charge.expiresAt);
   }
 }

@@ -6,8 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fitWindow } from '../../functions/core/history';
-import type { ConversationHeader, StoredMessage, ToolRecord } from '../../functions/core/domain';
-import { type ConversationStore, type Lease, LeaseUnavailable, type Retention, type ToolFinish } from '../../functions/core/ports';
+import type { ConversationHeader, StoredMessage, ToolRecord, Usage } from '../../functions/core/domain';
+import {
+  type ConversationStore,
+  type Lease,
+  LeaseUnavailable,
+  type Retention,
+  type ToolCallBase,
+  type ToolFinish,
+  type ToolStart,
+} from '../../functions/core/ports';
 import { ManualClock } from '../fakes/clock';
 import { expectBadPageToken, expectLeaseLost, expectRefused, failure } from './port-errors';
 
@@ -15,6 +23,8 @@ export interface ConversationStoreSubject {
   readonly store: ConversationStore;
   /** The stored `ttl` (epoch seconds) of every item of a conversation, by kind: `CONV`, `MSG#<seq>`, `TOOL#<toolUseId>`. */
   ttlsOf(sub: string, id: string): Promise<Record<string, number | undefined>>;
+  /** The tokens charged to a caller's day (`USAGE#<day>`) by the store's writes. */
+  tokensOn(sub: string, day: string): Promise<Usage | undefined>;
 }
 
 /** Opens a store that keeps conversations for `retention`. */
@@ -69,18 +79,17 @@ const messageAt = (seq: number, startsExchange = seq === 0, tokens = 5): StoredM
           tokens,
         };
 
-const record = (sub: string, toolUseId = 'toolu_1'): ToolRecord => ({
+const record = (sub: string, toolUseId = 'toolu_1'): ToolCallBase => ({
   toolUseId,
   name: 'asana_task_create',
-  input: { name: 'Write the brief', projects: ['1'] },
   inputHash: 'hash-1',
   actor: sub,
   connection: 'asana',
 });
 
 const finishOf = (sub: string, overrides: Partial<ToolFinish> = {}): ToolFinish => ({
+  toolUseId: 'toolu_1',
   name: 'asana_task_create',
-  input: { name: 'Write the brief', projects: ['1'] },
   inputHash: 'hash-1',
   actor: sub,
   connection: 'asana',
@@ -99,6 +108,18 @@ const lease = (id: string, now: number, expiresAt = now + 1_000): Lease => ({ id
 const outcome = (settled: PromiseSettledResult<unknown>) =>
   settled.status === 'fulfilled' ? 'ok' : settled.reason instanceof LeaseUnavailable ? 'unavailable' : String(settled.reason);
 
+/** Proposes calls for approval as a run does: riding with a header write under the held lease. */
+const propose = (store: ConversationStore, sub: string, id: string, records: readonly ToolCallBase[], leaseId = 'lease-1') =>
+  store.update(sub, id, leaseId, { updatedAt: 'proposed' }, { proposed: records });
+
+/** Starts one call; whether this call started it. */
+const start = async (store: ConversationStore, sub: string, id: string, started: ToolStart, leaseId = 'lease-1') =>
+  (await store.startTools(sub, id, leaseId, [started])).has(started.toolUseId);
+
+/** Records how one call ended, riding with a header write (the result kept on the record). */
+const finish = (store: ConversationStore, sub: string, id: string, finished: ToolFinish, leaseId = 'lease-1') =>
+  store.update(sub, id, leaseId, { updatedAt: 'finished' }, { finished: [finished] });
+
 export function conversationStoreContract(name: string, open: OpenConversationStore): void {
   /** A fresh user with one conversation whose lease `lease-1` is held until t=2000. */
   async function withConversation(overrides: Partial<ConversationHeader> = {}, retention = retentionOf()) {
@@ -108,7 +129,15 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
     const id = conversationId(1);
     const header = headerOf(id, overrides);
     await store.create(sub, header, messageAt(0), lease('lease-1', 1_000, 2_000));
-    return { store, sub, id, header, clock: retention.clock, ttlsOf: () => subject.ttlsOf(sub, id) };
+    return {
+      store,
+      sub,
+      id,
+      header,
+      clock: retention.clock,
+      ttlsOf: () => subject.ttlsOf(sub, id),
+      tokensOn: (day: string) => subject.tokensOn(sub, day),
+    };
   }
 
   /** Appends messages `from..to-1` under `leaseId`, moving the header's count along. */
@@ -171,7 +200,7 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
       it("never finds another user's conversation, whatever the id or lease", async () => {
         // Prepare
         const { store, sub, id } = await withConversation();
-        await store.proposeTool(sub, id, record(sub));
+        await propose(store, sub, id, [record(sub)]);
         const mallory = `sub-${randomUUID()}`;
 
         // Act
@@ -276,7 +305,7 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
       it('refuses every write of a holder whose lease expired and was taken, and its release frees nothing', async () => {
         // Prepare
         const { store, sub, id } = await withConversation();
-        await store.proposeTool(sub, id, record(sub));
+        await propose(store, sub, id, [record(sub)]);
         await store.acquire(sub, id, lease('lease-2', 2_001, 5_000));
 
         // Act
@@ -308,7 +337,7 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         // Act
         const skip = await failure(store.append(sub, id, 'lease-1', messageAt(2), { updatedAt: 'skip', messageCount: 3 }));
         const wrongLease = await failure(store.append(sub, id, 'lease-x', messageAt(1), { updatedAt: 'x', messageCount: 2 }));
-        await store.append(sub, id, 'lease-1', messageAt(1), { updatedAt: 'a1', messageCount: 2, usage, status: 'in_progress' });
+        await store.append(sub, id, 'lease-1', messageAt(1), { updatedAt: 'a1', messageCount: 2, addUsage: usage, status: 'in_progress' });
         const replay = await failure(store.append(sub, id, 'lease-1', messageAt(1), { updatedAt: 'replay', messageCount: 2 }));
 
         // Assess
@@ -360,8 +389,8 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         // Prepare
         const { store, sub, id } = await withConversation();
         await appendAll(store, sub, id, 'lease-1', [messageAt(1), messageAt(2)]);
-        await store.proposeTool(sub, id, record(sub, 'toolu_1'));
-        await store.startTool(sub, id, { ...record(sub, 'toolu_2'), startedAt: 's' });
+        await propose(store, sub, id, [record(sub, 'toolu_1')]);
+        await start(store, sub, id, { ...record(sub, 'toolu_2'), startedAt: 's' });
 
         // Act
         const wrongLease = await failure(store.delete(sub, id, 'lease-x'));
@@ -385,14 +414,154 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
       });
     });
 
+    describe("a run's writes", () => {
+      const tokens = { inputTokens: 10, outputTokens: 20, cacheCreationInputTokens: 30, cacheReadInputTokens: 40 };
+      const taking = (n: number) => ({ updatedAt: 'taken', messageCount: n, status: 'in_progress' as const, leaseExpiresAt: 9_000 });
+
+      it('takes the lease with the next message in one write, only on the state the caller read', async () => {
+        // Prepare: lease-1 expired at t=2000
+        const { store, sub, id } = await withConversation({ status: 'completed' });
+        const at = (leaseId: string, now: number) => lease(leaseId, now, 9_000);
+
+        // Act
+        const wrongSeq = await store.acquireWithMessage(sub, id, at('lease-a', 3_000), messageAt(2, true), ['completed'], taking(3));
+        const wrongStatus = await store.acquireWithMessage(
+          sub,
+          id,
+          at('lease-a', 3_000),
+          messageAt(1, true),
+          ['needs_authorization'],
+          taking(2),
+        );
+        const otherUser = await store.acquireWithMessage(
+          `sub-${randomUUID()}`,
+          id,
+          at('lease-m', 3_000),
+          messageAt(1, true),
+          ['completed'],
+          taking(2),
+        );
+        const taken = await store.acquireWithMessage(
+          sub,
+          id,
+          at('lease-a', 3_000),
+          messageAt(1, true),
+          ['needs_authorization', 'completed'],
+          taking(2),
+        );
+        const held = await store.acquireWithMessage(sub, id, at('lease-b', 4_000), messageAt(2, true), ['in_progress'], taking(3));
+        const busy = await failure(store.acquire(sub, id, lease('lease-c', 5_000)));
+
+        // Assess
+        expect({ wrongSeq, wrongStatus, otherUser, taken, held }).toEqual({
+          wrongSeq: false,
+          wrongStatus: false,
+          otherUser: false,
+          taken: true,
+          held: false,
+        });
+        expect(busy).toBeInstanceOf(LeaseUnavailable);
+        expect(await store.messages(sub, id)).toEqual([messageAt(0), messageAt(1, true)]);
+        expect(await store.get(sub, id)).toMatchObject({ status: 'in_progress', messageCount: 2, updatedAt: 'taken' });
+        await store.append(sub, id, 'lease-a', messageAt(2), { updatedAt: 'a2', messageCount: 3 });
+        expect((await store.get(sub, id))?.messageCount).toBe(3);
+      });
+
+      it('carries the ended calls, the dropped copies, the token charge and the lease release in the same write', async () => {
+        // Prepare: toolu_1 ran; toolu_2 ended in an earlier write that kept its result (a paused run)
+        const { store, sub, id, tokensOn } = await withConversation();
+        await start(store, sub, id, { ...record(sub), startedAt: 's' });
+        await finish(store, sub, id, finishOf(sub, { toolUseId: 'toolu_2', outcome: 'denied', result: 'Denied', isError: true }));
+        const charge = { day: '2026-11-30', tokens, expiresAt: 2_000_000_000 };
+
+        // Act
+        await store.append(
+          sub,
+          id,
+          'lease-1',
+          messageAt(1),
+          { updatedAt: 'a1', messageCount: 2, addUsage: tokens, status: 'completed' },
+          { finished: [finishOf(sub, { result: undefined })], settled: ['toolu_2'], charge, release: true },
+        );
+        const late = await failure(store.update(sub, id, 'lease-1', { updatedAt: 'late' }));
+        await store.acquire(sub, id, lease('lease-2', 1_500, 9_000));
+        await store.update(sub, id, 'lease-2', { updatedAt: 'u2', addUsage: tokens }, { charge });
+
+        // Assess
+        expectLeaseLost(late);
+        const records = (await store.toolRecords(sub, id, ['toolu_1', 'toolu_2'])).sort((a, b) => a.toolUseId.localeCompare(b.toolUseId));
+        expect(records.map(({ toolUseId, outcome, result, startedAt }) => ({ toolUseId, outcome, result, startedAt }))).toEqual([
+          { toolUseId: 'toolu_1', outcome: 'succeeded', result: undefined, startedAt: 's' },
+          { toolUseId: 'toolu_2', outcome: 'denied', result: undefined, startedAt: undefined },
+        ]);
+        expect(await store.get(sub, id)).toMatchObject({
+          status: 'completed',
+          messageCount: 2,
+          usage: { inputTokens: 20, outputTokens: 40, cacheCreationInputTokens: 60, cacheReadInputTokens: 80 },
+        });
+        expect(await tokensOn('2026-11-30')).toEqual({
+          inputTokens: 20,
+          outputTokens: 40,
+          cacheCreationInputTokens: 60,
+          cacheReadInputTokens: 80,
+        });
+        expect(await tokensOn('2026-12-01')).toBeUndefined();
+      });
+
+      it('refuses a write whole when a call it records had already ended', async () => {
+        // Prepare
+        const { store, sub, id, header } = await withConversation();
+        await finish(store, sub, id, finishOf(sub));
+
+        // Act
+        const twice = await failure(
+          store.append(
+            sub,
+            id,
+            'lease-1',
+            messageAt(1),
+            { updatedAt: 'a1', messageCount: 2 },
+            { finished: [finishOf(sub, { outcome: 'failed' })] },
+          ),
+        );
+
+        // Assess
+        expectRefused(twice);
+        expect(await store.messages(sub, id)).toEqual([messageAt(0)]);
+        expect(await store.get(sub, id)).toMatchObject({ messageCount: header.messageCount, updatedAt: 'finished' });
+        expect((await store.toolRecords(sub, id, ['toolu_1']))[0]?.outcome).toBe('succeeded');
+      });
+
+      it('starts a batch of calls in one write: each once, the ones started before left out, only under the held lease', async () => {
+        // Prepare
+        const { store, sub, id } = await withConversation();
+        const starts = ['toolu_a', 'toolu_b', 'toolu_c'].map((toolUseId) => ({ ...record(sub, toolUseId), startedAt: 's' }));
+        await start(store, sub, id, starts[1]!);
+
+        // Act
+        const started = await store.startTools(sub, id, 'lease-1', starts);
+        const again = await store.startTools(sub, id, 'lease-1', starts);
+        const lost = await failure(store.startTools(sub, id, 'lease-x', [{ ...record(sub, 'toolu_d'), startedAt: 's' }]));
+        const many = Array.from({ length: 120 }, (_, i) => ({ ...record(sub, `toolu_m${i}`), startedAt: 's' }));
+        const all = await store.startTools(sub, id, 'lease-1', many);
+
+        // Assess
+        expect([...started].sort()).toEqual(['toolu_a', 'toolu_c']);
+        expect([...again]).toEqual([]);
+        expectLeaseLost(lost);
+        expect(all.size).toBe(120);
+        expect(await store.toolRecords(sub, id, ['toolu_d'])).toEqual([]);
+      });
+    });
+
     describe('tool records', () => {
       it('reads a proposed record back as written, and keeps the first of two proposals', async () => {
         // Prepare
         const { store, sub, id } = await withConversation();
 
         // Act
-        await store.proposeTool(sub, id, record(sub));
-        await store.proposeTool(sub, id, { ...record(sub), input: { other: true }, inputHash: 'hash-2' });
+        await propose(store, sub, id, [record(sub)]);
+        await propose(store, sub, id, [{ ...record(sub), inputHash: 'hash-2' }]);
 
         // Assess
         expect(await store.toolRecords(sub, id)).toEqual([{ ...record(sub), isError: false }]);
@@ -405,12 +574,12 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
 
         // Act
         const unproposed = await store.decideTool(sub, id, 'toolu_1', decision);
-        await store.proposeTool(sub, id, record(sub));
+        await propose(store, sub, id, [record(sub)]);
         const wrongHash = await store.decideTool(sub, id, 'toolu_1', { ...decision, inputHash: 'hash-2' });
         const decided = await store.decideTool(sub, id, 'toolu_1', decision);
         const again = await store.decideTool(sub, id, 'toolu_1', { ...decision, decision: 'deny' });
-        await store.startTool(sub, id, { ...record(sub), startedAt: 's' });
-        await store.finishTool(sub, id, 'toolu_1', finishOf(sub));
+        await start(store, sub, id, { ...record(sub), startedAt: 's' });
+        await finish(store, sub, id, finishOf(sub));
 
         // Assess
         expect([unproposed, wrongHash, decided, again]).toEqual([false, false, true, false]);
@@ -424,16 +593,14 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         const { store, sub, id } = await withConversation();
 
         // Act
-        const first = await store.startTool(sub, id, { ...record(sub), startedAt: 'a' });
-        const second = await store.startTool(sub, id, { ...record(sub), startedAt: 'b' });
+        const first = await start(store, sub, id, { ...record(sub), startedAt: 'a' });
+        const second = await start(store, sub, id, { ...record(sub), startedAt: 'b' });
         await store.unstartTool(sub, id, 'toolu_1');
-        const afterUnstart = await store.startTool(sub, id, { ...record(sub), startedAt: 'c' });
-        await store.finishTool(sub, id, 'toolu_1', finishOf(sub));
+        const afterUnstart = await start(store, sub, id, { ...record(sub), startedAt: 'c' });
+        await finish(store, sub, id, finishOf(sub));
         await store.unstartTool(sub, id, 'toolu_1');
         await store.unstartTool(sub, id, 'toolu_never');
-        const twice = await failure(
-          store.finishTool(sub, id, 'toolu_1', finishOf(sub, { outcome: 'failed', result: 'second', isError: true })),
-        );
+        const twice = await failure(finish(store, sub, id, finishOf(sub, { outcome: 'failed', result: 'second', isError: true })));
 
         // Assess
         expect([first, second, afterUnstart]).toEqual([true, false, true]);
@@ -449,8 +616,8 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
 
         // Act
         const starts = await Promise.all([
-          store.startTool(sub, id, { ...record(sub), startedAt: 'a' }),
-          store.startTool(sub, id, { ...record(sub), startedAt: 'b' }),
+          start(store, sub, id, { ...record(sub), startedAt: 'a' }),
+          start(store, sub, id, { ...record(sub), startedAt: 'b' }),
         ]);
 
         // Assess
@@ -462,18 +629,18 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         const { store, sub, id } = await withConversation();
 
         // Act
-        await store.finishTool(
+        await finish(
+          store,
           sub,
           id,
-          'toolu_5',
-          finishOf(sub, { outcome: 'denied', result: 'Denied', isError: true, executionId: undefined }),
+          finishOf(sub, { toolUseId: 'toolu_5', outcome: 'denied', result: 'Denied', isError: true, executionId: undefined }),
         );
 
         // Assess
         const [stored] = await store.toolRecords(sub, id, ['toolu_5']);
         expect(stored).toEqual({
           ...record(sub, 'toolu_5'),
-          ...finishOf(sub, { outcome: 'denied', result: 'Denied', isError: true }),
+          ...finishOf(sub, { toolUseId: 'toolu_5', outcome: 'denied', result: 'Denied', isError: true }),
           executionId: undefined,
         });
       });
@@ -483,8 +650,13 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         const { store, sub, id } = await withConversation();
         const other = conversationId(2);
         await store.create(sub, headerOf(other), messageAt(0), lease('lease-o', 1_000));
-        for (const toolUseId of ['toolu_c', 'toolu_a', 'toolu_b']) await store.proposeTool(sub, id, record(sub, toolUseId));
-        await store.proposeTool(sub, other, record(sub, 'toolu_z'));
+        await propose(
+          store,
+          sub,
+          id,
+          ['toolu_c', 'toolu_a', 'toolu_b'].map((toolUseId) => record(sub, toolUseId)),
+        );
+        await propose(store, sub, other, [record(sub, 'toolu_z')], 'lease-o');
         const ids = (records: readonly ToolRecord[]) => records.map((stored) => stored.toolUseId).sort();
 
         // Act
@@ -502,7 +674,19 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         // Prepare
         const { store, sub, id } = await withConversation();
         const toolUseIds = Array.from({ length: 101 }, (_, i) => `toolu_${String(i).padStart(3, '0')}`);
-        await Promise.all(toolUseIds.map((toolUseId) => store.proposeTool(sub, id, record(sub, toolUseId))));
+        // A write holds at most 100 items: the proposals ride in two.
+        await propose(
+          store,
+          sub,
+          id,
+          toolUseIds.slice(0, 60).map((toolUseId) => record(sub, toolUseId)),
+        );
+        await propose(
+          store,
+          sub,
+          id,
+          toolUseIds.slice(60).map((toolUseId) => record(sub, toolUseId)),
+        );
 
         // Act
         const asked = await store.toolRecords(sub, id, toolUseIds);
@@ -522,7 +706,7 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         for (const id of ids) await store.create(sub, headerOf(id, { title: id }), messageAt(0), lease('l', 1));
         // Items of another kind under the same user must never show up in the list.
         if (ids[0]) await appendAll(store, sub, ids[0], 'l', [messageAt(1)]);
-        if (ids[0]) await store.proposeTool(sub, ids[0], record(sub));
+        if (ids[0]) await propose(store, sub, ids[0], [record(sub)], 'l');
         return { store, sub, newestFirst: [...ids].reverse() };
       }
 
@@ -641,13 +825,13 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         await appendAll(store, sub, id, 'lease-1', [messageAt(1)]);
         const appended = clock.now();
         clock.advance(DAY_MS);
-        await store.proposeTool(sub, id, record(sub));
+        await propose(store, sub, id, [record(sub)]);
         const proposed = await ttlsOf();
         clock.advance(DAY_MS);
-        await store.startTool(sub, id, { ...record(sub), startedAt: 's' });
+        await start(store, sub, id, { ...record(sub), startedAt: 's' });
         const started = await ttlsOf();
         clock.advance(DAY_MS);
-        await store.finishTool(sub, id, 'toolu_1', finishOf(sub));
+        await finish(store, sub, id, finishOf(sub));
         clock.advance(DAY_MS);
         await store.update(sub, id, 'lease-1', { updatedAt: 'later', status: 'completed' });
 
@@ -726,9 +910,9 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
       it('leaves expired tool records out of every read', async () => {
         // Prepare
         const { store, sub, id, clock } = await withConversation();
-        await store.proposeTool(sub, id, record(sub, 'toolu_old'));
+        await propose(store, sub, id, [record(sub, 'toolu_old')]);
         clock.advance(DAY_MS);
-        await store.proposeTool(sub, id, record(sub, 'toolu_new'));
+        await propose(store, sub, id, [record(sub, 'toolu_new')]);
 
         // Act
         clock.advance(90 * DAY_MS - 1);

@@ -50,6 +50,8 @@ describe.each<[CrashPoint, number, string]>([
     await script(tag, [
       toolTurn({ name: 'asana_task_create', input: { name: taskName, projects: website.gid, workspace_gid: world.workspace.gid } }),
       textTurn('Created it.'),
+      // A crash before the run's last write loses the answer (never the tool's result): resume asks again.
+      textTurn('Created it.'),
     ]);
     const faulty = await chatGateway({ settings: { leaseMs: LEASE_MS, toolPolicy: WRITES_ALLOWED }, faults: crashAt(point) });
     gateways.push(faulty);

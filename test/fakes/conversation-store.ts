@@ -12,14 +12,18 @@ import {
   type HeaderChanges,
   type Lease,
   LeaseUnavailable,
-  type ToolFinish,
   BadPageToken,
   expiryOf,
   isExpired,
   LeaseLost,
   type Retention,
+  type ToolStart,
+  type WriteOptions,
 } from '../../functions/core/ports';
+import type { RunStatus, Usage } from '../../functions/core/domain';
 import { copy } from './copy';
+
+const ZERO: Usage = { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 };
 
 interface StoredConversation {
   header: ConversationHeader;
@@ -44,16 +48,28 @@ function decodeToken(token: string): string {
   return sk.slice('CONV#'.length);
 }
 
-/** Applies header changes as the adapter's `SET` does: undefined fields are left alone. */
-function applyChanges(header: ConversationHeader, changes: Omit<HeaderChanges, 'leaseExpiresAt'>): ConversationHeader {
+/** Adds usage field by field, as the adapter's `SET usage.x = usage.x + :x` does. */
+const added = (total: Usage, more: Usage): Usage => ({
+  inputTokens: total.inputTokens + more.inputTokens,
+  outputTokens: total.outputTokens + more.outputTokens,
+  cacheCreationInputTokens: total.cacheCreationInputTokens + more.cacheCreationInputTokens,
+  cacheReadInputTokens: total.cacheReadInputTokens + more.cacheReadInputTokens,
+});
+
+/** Applies header changes as the adapter's `SET` does: undefined fields are left alone, usage is added. */
+function applyChanges(header: ConversationHeader, { addUsage, ...changes }: Omit<HeaderChanges, 'leaseExpiresAt'>): ConversationHeader {
   const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
-  return { ...header, ...copy(defined) };
+  return { ...header, ...copy(defined), ...(addUsage ? { usage: added(header.usage, addUsage) } : {}) };
 }
 
-/** A held conversation's header changes; `leaseExpiresAt` moves the lease, as the adapter's `SET` of the same attribute does. */
-function applyTo(conversation: StoredConversation, { leaseExpiresAt, ...changes }: HeaderChanges): void {
+/**
+ * A held conversation's header changes; `leaseExpiresAt` moves the lease, as the adapter's `SET`
+ * of the same attribute does, and `release` gives it back.
+ */
+function applyTo(conversation: StoredConversation, { leaseExpiresAt, ...changes }: HeaderChanges, release = false): void {
   conversation.header = applyChanges(conversation.header, changes);
-  if (leaseExpiresAt !== undefined && conversation.lease) conversation.lease.expiresAt = leaseExpiresAt;
+  if (release) delete conversation.lease;
+  else if (leaseExpiresAt !== undefined && conversation.lease) conversation.lease.expiresAt = leaseExpiresAt;
 }
 
 /**
@@ -64,6 +80,8 @@ function applyTo(conversation: StoredConversation, { leaseExpiresAt, ...changes 
  */
 export class FakeConversationStore implements ConversationStore {
   private readonly users = new Map<string, Map<string, StoredConversation>>();
+  /** The tokens charged to each caller's day, by `<sub> <day>`, as the `USAGE#<day>` items hold them. */
+  private readonly days = new Map<string, Usage>();
 
   constructor(private readonly retention: Retention = { days: 90, clock: { now: () => Date.now() } }) {}
 
@@ -100,6 +118,11 @@ export class FakeConversationStore implements ConversationStore {
   leaseOf(sub: string, id: string): { id: string; expiresAt: number } | undefined {
     const lease = this.find(sub, id)?.lease;
     return lease ? { ...lease } : undefined;
+  }
+
+  /** The tokens charged to a caller's day with the conversations' writes (for assertions). */
+  chargedOn(sub: string, day: string): Usage | undefined {
+    return this.days.get(`${sub} ${day}`);
   }
 
   /** Every tool record of a conversation, as stored (for assertions). */
@@ -155,7 +178,40 @@ export class FakeConversationStore implements ConversationStore {
     };
   }
 
-  async append(sub: string, id: string, leaseId: string, message: StoredMessage, changes: HeaderChanges): Promise<void> {
+  async acquireWithMessage(
+    sub: string,
+    id: string,
+    lease: Lease,
+    message: StoredMessage,
+    statuses: readonly RunStatus[],
+    changes: HeaderChanges,
+  ): Promise<boolean> {
+    const conversation = this.findLive(sub, id);
+    if (
+      !conversation ||
+      (conversation.lease && !(conversation.lease.expiresAt < lease.now)) ||
+      conversation.header.messageCount !== message.seq ||
+      !statuses.includes(conversation.header.status) ||
+      conversation.messages.some((stored) => stored.seq === message.seq)
+    ) {
+      return false;
+    }
+    conversation.lease = { id: lease.id, expiresAt: lease.expiresAt };
+    conversation.messages.push(copy(message));
+    applyTo(conversation, changes);
+    this.stamp(conversation, `MSG#${message.seq}`);
+    this.stamp(conversation, 'CONV');
+    return true;
+  }
+
+  async append(
+    sub: string,
+    id: string,
+    leaseId: string,
+    message: StoredMessage,
+    changes: HeaderChanges,
+    options: WriteOptions = {},
+  ): Promise<void> {
     const conversation = this.find(sub, id);
     if (
       !conversation ||
@@ -165,17 +221,52 @@ export class FakeConversationStore implements ConversationStore {
     ) {
       throw new LeaseLost();
     }
+    this.checkRiders(conversation, options);
     conversation.messages.push(copy(message));
-    applyTo(conversation, changes);
+    applyTo(conversation, changes, options.release);
     this.stamp(conversation, `MSG#${message.seq}`);
     this.stamp(conversation, 'CONV');
+    this.applyRiders(sub, conversation, options);
   }
 
-  async update(sub: string, id: string, leaseId: string, changes: HeaderChanges): Promise<void> {
+  async update(sub: string, id: string, leaseId: string, changes: HeaderChanges, options: WriteOptions = {}): Promise<void> {
     const conversation = this.find(sub, id);
     if (!conversation || conversation.lease?.id !== leaseId) throw new LeaseLost();
-    applyTo(conversation, changes);
+    this.checkRiders(conversation, options);
+    applyTo(conversation, changes, options.release);
     this.stamp(conversation, 'CONV');
+    this.applyRiders(sub, conversation, options);
+  }
+
+  /** What rides with a write fails it whole, as in a transaction: a call recorded as ended twice. */
+  private checkRiders(conversation: StoredConversation, options: WriteOptions): void {
+    if ((options.finished ?? []).some((finish) => conversation.tools.get(finish.toolUseId)?.outcome !== undefined)) {
+      throw new Error('TransactionCanceledException: a tool call already has its outcome');
+    }
+  }
+
+  private applyRiders(sub: string, conversation: StoredConversation, options: WriteOptions): void {
+    const { tools } = conversation;
+    for (const base of options.proposed ?? []) {
+      tools.set(base.toolUseId, { ...copy(base), ...tools.get(base.toolUseId) });
+      this.stamp(conversation, `TOOL#${base.toolUseId}`);
+    }
+    for (const finish of options.finished ?? []) {
+      const defined = Object.fromEntries(Object.entries(finish).filter(([, value]) => value !== undefined));
+      tools.set(finish.toolUseId, { ...tools.get(finish.toolUseId), ...copy(defined as unknown as ToolRecord) });
+      this.stamp(conversation, `TOOL#${finish.toolUseId}`);
+    }
+    for (const toolUseId of options.settled ?? []) {
+      const record = tools.get(toolUseId);
+      if (record) {
+        const { result: _, ...rest } = record;
+        tools.set(toolUseId, rest);
+      }
+    }
+    if (options.charge) {
+      const key = `${sub} ${options.charge.day}`;
+      this.days.set(key, added(this.days.get(key) ?? ZERO, options.charge.tokens));
+    }
   }
 
   async window(sub: string, id: string, tokenBudget: number): Promise<StoredMessage[]> {
@@ -200,19 +291,6 @@ export class FakeConversationStore implements ConversationStore {
     });
   }
 
-  private toolsOf(sub: string, id: string): Map<string, ToolRecord> {
-    const conversation = this.find(sub, id);
-    if (!conversation) throw new Error(`no conversation ${id}`);
-    return conversation.tools;
-  }
-
-  async proposeTool(sub: string, id: string, record: ToolRecord): Promise<void> {
-    const tools = this.toolsOf(sub, id);
-    if (tools.has(record.toolUseId)) return;
-    tools.set(record.toolUseId, copy(record));
-    this.stamp(this.find(sub, id)!, `TOOL#${record.toolUseId}`);
-  }
-
   async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
     // A record that is not there (not even its conversation) is not decided, as in the table.
     const tools = this.find(sub, id)?.tools;
@@ -223,22 +301,18 @@ export class FakeConversationStore implements ConversationStore {
     return true;
   }
 
-  async startTool(sub: string, id: string, record: ToolRecord): Promise<boolean> {
-    const tools = this.toolsOf(sub, id);
-    const existing = tools.get(record.toolUseId);
-    if (existing?.startedAt !== undefined) return false;
-    tools.set(record.toolUseId, {
-      ...existing,
-      toolUseId: record.toolUseId,
-      name: record.name,
-      input: copy(record.input),
-      inputHash: record.inputHash,
-      actor: record.actor,
-      connection: record.connection,
-      startedAt: record.startedAt,
-    });
-    this.stamp(this.find(sub, id)!, `TOOL#${record.toolUseId}`);
-    return true;
+  async startTools(sub: string, id: string, leaseId: string, records: readonly ToolStart[]): Promise<ReadonlySet<string>> {
+    const conversation = this.find(sub, id);
+    if (!conversation || conversation.lease?.id !== leaseId) throw new LeaseLost();
+    const started = new Set<string>();
+    for (const record of records) {
+      const existing = conversation.tools.get(record.toolUseId);
+      if (existing?.startedAt !== undefined) continue;
+      conversation.tools.set(record.toolUseId, { ...existing, ...copy(record) });
+      this.stamp(conversation, `TOOL#${record.toolUseId}`);
+      started.add(record.toolUseId);
+    }
+    return started;
   }
 
   async unstartTool(sub: string, id: string, toolUseId: string): Promise<void> {
@@ -247,28 +321,6 @@ export class FakeConversationStore implements ConversationStore {
     if (!tools || !existing || existing.outcome !== undefined) return;
     const { startedAt: _startedAt, ...rest } = existing;
     tools.set(toolUseId, rest);
-  }
-
-  async finishTool(sub: string, id: string, toolUseId: string, finish: ToolFinish): Promise<void> {
-    const tools = this.toolsOf(sub, id);
-    const existing = tools.get(toolUseId);
-    if (existing?.outcome !== undefined) throw new Error('ConditionalCheckFailedException: tool already finished');
-    tools.set(toolUseId, {
-      ...existing,
-      toolUseId,
-      name: finish.name,
-      input: copy(finish.input),
-      inputHash: finish.inputHash,
-      actor: finish.actor,
-      connection: finish.connection,
-      outcome: finish.outcome,
-      result: finish.result,
-      isError: finish.isError,
-      finishedAt: finish.finishedAt,
-      ...(finish.executionId !== undefined ? { executionId: finish.executionId } : {}),
-      ...(finish.durationMs !== undefined ? { durationMs: finish.durationMs } : {}),
-    });
-    this.stamp(this.find(sub, id)!, `TOOL#${toolUseId}`);
   }
 
   async delete(sub: string, id: string, leaseId: string): Promise<boolean> {

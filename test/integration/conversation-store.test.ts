@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { DynamoConversationStore } from '../../functions/adapters/conversation-store';
 import { createDocumentClient } from '../../functions/adapters/dynamodb';
@@ -35,6 +35,19 @@ conversationStoreContract('DynamoDB adapter', (retention) => ({
   store: new DynamoConversationStore(db, stack.tableName, retention),
   ttlsOf: async (sub, id) =>
     Object.fromEntries([...(await itemsOf(sub, id))].map(([kind, item]) => [kind, item.ttl as number | undefined])),
+  tokensOn: async (sub, day) => {
+    const { Item } = await db.send(
+      new GetCommand({ TableName: stack.tableName, Key: { pk: `USER#${sub}`, sk: `USAGE#${day}` }, ConsistentRead: true }),
+    );
+    return (
+      Item && {
+        inputTokens: Item.inputTokens,
+        outputTokens: Item.outputTokens,
+        cacheCreationInputTokens: Item.cacheCreationInputTokens,
+        cacheReadInputTokens: Item.cacheReadInputTokens,
+      }
+    );
+  },
 }));
 
 describe('DynamoConversationStore on the table', () => {
@@ -64,7 +77,13 @@ describe('DynamoConversationStore on the table', () => {
         expiresAt: 2,
       },
     );
-    await store.proposeTool(sub, id, { toolUseId: 'toolu_1', name: 'n', input: {}, inputHash: 'h', actor: sub, connection: 'asana' });
+    await store.update(
+      sub,
+      id,
+      'l',
+      { updatedAt: 'u' },
+      { proposed: [{ toolUseId: 'toolu_1', name: 'n', inputHash: 'h', actor: sub, connection: 'asana' }] },
+    );
 
     // Act
     const items = await itemsOf(sub, id);

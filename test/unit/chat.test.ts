@@ -12,7 +12,8 @@ import {
 import { verify } from '../../functions/core/connections';
 import { UpstreamError } from '../../functions/core/errors';
 import { markUntrusted, storedBytes } from '../../functions/core/tool-output';
-import type { ConnectionStatus, ModelResponse } from '../../functions/core/domain';
+import type { ConnectionStatus, ModelResponse, Usage } from '../../functions/core/domain';
+import type { TokenCharge } from '../../functions/core/ports';
 import {
   callsTools,
   catalogTool,
@@ -970,7 +971,14 @@ describe('the daily token quota inside a run', () => {
     // Prepare
     let usedUp = false;
     const w = world();
-    const deps = { ...w.deps, quota: { usedUp: () => usedUp } };
+    const deps = {
+      ...w.deps,
+      quota: {
+        usedUp: () => usedUp,
+        charge: (tokens: Usage) => ({ day: '2026-11-30', tokens, expiresAt: 0 }),
+        record: async () => undefined,
+      },
+    };
     w.model.queue(callsTools([['toolu_1', 'asana_tasks_list', {}]]), says('Never asked.'));
     w.accounts.onTool('asana_tasks_list', () => {
       usedUp = true;
@@ -984,5 +992,58 @@ describe('the daily token quota inside a run', () => {
     expect(outcome.status).toBe('in_progress');
     expect(outcome.toolCalls).toEqual([expect.objectContaining({ toolUseId: 'toolu_1', outcome: 'succeeded' })]);
     expect(w.model.requests).toHaveLength(1);
+  });
+
+  /** A quota that charges every call to one day, and notes the charges added on their own. */
+  function chargingQuota() {
+    const alone: TokenCharge[] = [];
+    return {
+      alone,
+      usedUp: () => false,
+      charge: (tokens: Usage): TokenCharge => ({ day: '2026-11-25', tokens, expiresAt: 1_800_000_000 }),
+      record: async (charge: TokenCharge) => void alone.push(charge),
+    };
+  }
+
+  it("charges each model call's tokens to the caller's day in the write that stores its answer", async () => {
+    // Prepare
+    const w = world();
+    const quota = chargingQuota();
+    w.model.queue(
+      callsTools([['toolu_1', 'asana_tasks_list', {}]], { usage: usage(100, 20, 5, 7) }),
+      says('Done.', 'end_turn', usage(300, 40)),
+    );
+
+    // Act
+    const outcome = await startConversation({ ...w.deps, quota }, ALICE, { message: 'List my tasks' });
+
+    // Assess
+    const total = { inputTokens: 400, outputTokens: 60, cacheCreationInputTokens: 5, cacheReadInputTokens: 7 };
+    expect(outcome.status).toBe('completed');
+    expect(w.conversations.chargedOn(ALICE, '2026-11-25')).toEqual(total);
+    expect((await getConversation(w.deps, ALICE, outcome.conversationId)).usage).toEqual(total);
+    expect(quota.alone).toEqual([]);
+  });
+
+  it('charges a call whose answer could not be stored on its own: the tokens were spent', async () => {
+    // Prepare: the first request waits on Claude past its lease; a second one takes the conversation over
+    const w = world({ settings: { leaseMs: 1_000 } });
+    const quota = chargingQuota();
+    const gate = deferred<ModelResponse>();
+    w.model.queue(() => gate.promise, says('From the second request.'));
+    const first = startConversation({ ...w.deps, quota }, ALICE, { message: 'Hello' }).catch((error: unknown) => error);
+    await settle();
+    const [header] = (await w.conversations.list(ALICE, 1, undefined)).items;
+    w.clock.advance(1_001);
+    await resumeConversation(w.deps, ALICE, header!.id, {});
+
+    // Act
+    gate.resolve(says('Too late.', 'end_turn', usage(50, 9)));
+    const late = await first;
+
+    // Assess
+    expect(late).toMatchObject({ code: 'conversation_busy' });
+    expect(quota.alone).toEqual([{ day: '2026-11-25', tokens: usage(50, 9), expiresAt: 1_800_000_000 }]);
+    expect(w.conversations.chargedOn(ALICE, '2026-11-25')).toBeUndefined();
   });
 });

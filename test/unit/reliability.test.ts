@@ -9,6 +9,7 @@ import {
   startConversation,
 } from '../../functions/core/chat';
 import type { ModelResponse, ToolOutcome } from '../../functions/core/domain';
+import { RESULT_WAIT_MS } from '../../functions/core/chat/tool-calls';
 import type { CrashPoint } from '../../functions/core/faults';
 import { callsTools, chatWorld, deferred, domainError, expectPaired, isToolResult, says, settle, SimulatedCrash } from '../fakes';
 
@@ -54,12 +55,14 @@ describe.each<{
   { point: 'after_assistant_saved', executions: 1, resumedCalls: [['toolu_1', 'succeeded']], modelCalls: 2, resultIsError: false },
   { point: 'after_tool_started', executions: 0, resumedCalls: [['toolu_1', 'unknown']], modelCalls: 2, resultIsError: true },
   { point: 'after_tools_finished', executions: 1, resumedCalls: [], modelCalls: 2, resultIsError: false },
-  { point: 'before_lease_released', executions: 1, resumedCalls: [], modelCalls: 2, resultIsError: false },
+  // The run's last write (the answer) gives the lease back: a crash before it loses the answer,
+  // never the tool's result, and resume asks Claude again.
+  { point: 'before_lease_released', executions: 1, resumedCalls: [], modelCalls: 3, resultIsError: false },
 ])('a crash at $point, then resume once the lease expired', ({ point, executions, resumedCalls, modelCalls, resultIsError }) => {
   it('never runs the tool twice, reports what it cannot know as unknown, and keeps the history paired', async () => {
     // Prepare
     const w = world();
-    w.model.queue(callsTools([['toolu_1', 'asana_task_create', { name: 'Ship it' }]]), says('Done.'));
+    w.model.queue(callsTools([['toolu_1', 'asana_task_create', { name: 'Ship it' }]]), says('Done.'), says('Done.'));
     w.faults.arm(point);
 
     // Act
@@ -323,5 +326,108 @@ describe('a request that lost its lease', () => {
     expect(message.code).toBe('conversation_busy');
     expect(w.accounts.callsOf('execute')).toHaveLength(0);
     expect((await getConversation(w.deps, ALICE, id)).messages).toHaveLength(2);
+  });
+});
+
+describe('the results of one batch', () => {
+  const created = (name: string) => markUntrusted('asana_task_create', JSON.stringify({ gid: '77', name }));
+
+  it('writes a result on its own once it has waited for a slow call of its batch: a crash during the slow call keeps it', async () => {
+    // Prepare: "Fast" answers at once, "Slow" runs until the process dies
+    const w = world();
+    const slow = deferred();
+    w.accounts.onTool('asana_task_create', async ({ input }) => {
+      if (input.name === 'Slow') {
+        await slow.promise;
+        throw w.faults.die();
+      }
+      return { kind: 'succeeded', data: { gid: '77', name: input.name }, executionId: 'exec-77' };
+    });
+    w.model.queue(
+      callsTools([
+        ['toolu_1', 'asana_task_create', { name: 'Fast' }],
+        ['toolu_2', 'asana_task_create', { name: 'Slow' }],
+      ]),
+      says('One created, one unsure.'),
+    );
+
+    // Act
+    const run = startConversation(w.deps, ALICE, { message: 'Create two' }).catch((error: unknown) => error);
+    await settle();
+    const id = await newestConversation(w);
+    const fast = () => w.conversations.recordsOf(ALICE, id).find((record) => record.toolUseId === 'toolu_1');
+    const beforeTheWait = fast();
+    w.clock.advance(RESULT_WAIT_MS);
+    await settle();
+    const afterTheWait = fast();
+    slow.resolve();
+    const crash = await run;
+    const { outcome } = await resumeAfterCrash(w, id);
+
+    // Assess
+    expect(beforeTheWait?.outcome).toBeUndefined();
+    expect(afterTheWait).toMatchObject({ outcome: 'succeeded', result: created('Fast'), executionId: 'exec-77' });
+    expect(crash).toBeInstanceOf(SimulatedCrash);
+    expect(outcome).toMatchObject({ status: 'completed', reply: 'One created, one unsure.' });
+    expect(outcome.toolCalls.map((call) => [call.toolUseId, call.outcome])).toEqual([['toolu_2', 'unknown']]);
+    const results = w.model.requests[1]!.messages.at(-1)!.content.filter(isToolResult);
+    expect(results.map((block) => [block.tool_use_id, block.content, block.is_error === true])).toEqual([
+      ['toolu_1', created('Fast'), false],
+      ['toolu_2', expect.stringContaining('interrupted'), true],
+    ]);
+    expect(w.accounts.started).toHaveLength(2);
+    // The message holds both results now: no record keeps a copy.
+    expect(w.conversations.recordsOf(ALICE, id).map((record) => [record.toolUseId, record.outcome, record.result])).toEqual([
+      ['toolu_1', 'succeeded', undefined],
+      ['toolu_2', 'unknown', undefined],
+    ]);
+  });
+
+  it('costs one read and five writes for a turn of three tool calls: each result written once, the lease given back with the answer', async () => {
+    // Prepare: a conversation with one exchange, and a store that notes each call made to it
+    const w = world();
+    w.model.queue(says('Hello.'));
+    const first = await startConversation(w.deps, ALICE, { message: 'Hi' });
+    const calls: string[] = [];
+    const store = new Proxy(w.conversations, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return value.apply(target, args);
+        };
+      },
+    });
+    w.model.queue(
+      callsTools([
+        ['toolu_1', 'asana_task_create', { name: 'One' }],
+        ['toolu_2', 'asana_task_create', { name: 'Two' }],
+        ['toolu_3', 'asana_task_create', { name: 'Three' }],
+      ]),
+      says('Three created.'),
+    );
+
+    // Act
+    const outcome = await postMessage({ ...w.deps, store }, ALICE, first.conversationId, { message: 'Create three' });
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'completed', reply: 'Three created.' });
+    // The history; the lease with the message; Claude's calls; their starts; their results; the answer.
+    expect(calls).toEqual(['window', 'acquireWithMessage', 'append', 'startTools', 'append', 'append']);
+    const records = w.conversations.recordsOf(ALICE, first.conversationId);
+    expect(records.map((record) => [record.toolUseId, record.outcome, record.result, record.executionId])).toEqual([
+      ['toolu_1', 'succeeded', undefined, 'exec-77'],
+      ['toolu_2', 'succeeded', undefined, 'exec-77'],
+      ['toolu_3', 'succeeded', undefined, 'exec-77'],
+    ]);
+    const view = await getConversation(w.deps, ALICE, first.conversationId);
+    expect(view.messages[4]?.content.filter(isToolResult).map((block) => block.content)).toEqual([
+      created('One'),
+      created('Two'),
+      created('Three'),
+    ]);
+    expect(view.toolCalls.map((call) => call.input)).toEqual([{ name: 'One' }, { name: 'Two' }, { name: 'Three' }]);
+    expect(w.conversations.leaseOf(ALICE, first.conversationId)).toBeUndefined();
   });
 });

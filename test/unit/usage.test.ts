@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelResponse } from '../../functions/core/domain';
-import type { ChatModel } from '../../functions/core/ports';
 import {
   admitRequest,
   admitRun,
   LimitError,
-  MeteredChatModel,
+  DailyTokens,
   NO_TOKENS,
   type TokenCounts,
   type UsageDeps,
@@ -116,26 +114,21 @@ describe('daily token quota', () => {
     await expect(admitRun(deps, 'bob')).resolves.toBe(0);
   });
 
-  it('meters every model call of a run on the caller’s day', async () => {
+  it('counts each model call of a run against the quota, as a charge on the caller’s day', async () => {
     // Prepare
     const { deps, usage } = depsAt(NOON);
-    const answer: ModelResponse = {
-      content: [{ type: 'text', text: 'hi' }],
-      stopReason: 'end_turn',
-      usage: { inputTokens: 10, outputTokens: 20, cacheCreationInputTokens: 30, cacheReadInputTokens: 40 },
-    };
-    const model: ChatModel = { complete: async () => answer, stream: async () => answer };
-    const metered = new MeteredChatModel(model, deps, 'alice');
+    const tokens = { inputTokens: 10, outputTokens: 20, cacheCreationInputTokens: 30, cacheReadInputTokens: 40 };
+    const quota = new DailyTokens({ ...deps, limits: { ...deps.limits, dailyTokens: 100 } }, 'alice', 30);
     // Act
-    await metered.complete({ system: '', tools: [], messages: [] });
-    await metered.stream({ system: '', tools: [], messages: [] }, { onText: () => undefined });
-    // Assess
-    expect(await usage.readTokens('alice', '2026-11-30')).toEqual({
-      inputTokens: 20,
-      outputTokens: 40,
-      cacheCreationInputTokens: 60,
-      cacheReadInputTokens: 80,
-    });
+    const first = quota.charge(tokens);
+    const usedUpAfterFirst = quota.usedUp();
+    const second = quota.charge(tokens);
+    await quota.record(second);
+    // Assess: 30 before + 60 + 60 (cache reads not counted); the charge names the day and keeps it a week
+    expect(first).toEqual({ day: '2026-11-30', tokens, expiresAt: Date.parse('2026-12-08T00:00:00Z') / 1000 });
+    expect(usedUpAfterFirst).toBe(false);
+    expect(quota.usedUp()).toBe(true);
+    expect(await usage.readTokens('alice', '2026-11-30')).toEqual(tokens);
   });
 });
 

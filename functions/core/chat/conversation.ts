@@ -1,29 +1,48 @@
 import type { ConversationHeader, Message, StoredMessage } from '../domain';
-import type { HeaderChanges } from '../ports';
+import type { HeaderChanges, ToolStart, WriteOptions } from '../ports';
 import { translateLeaseLost } from './lease';
 import { iso, storedMessage, toolUsesOf } from './messages';
 import type { ChatDeps } from './settings';
 
+/** What a run knows of its conversation's header: what it reads and writes, not the title or dates. */
+export type RunHeader = Pick<ConversationHeader, 'id' | 'status' | 'messageCount' | 'pendingApprovals' | 'truncated'>;
+
+/** Header changes as a run asks for them: the store stamps the time and moves the lease. */
+export type RunChanges = Omit<HeaderChanges, 'updatedAt' | 'leaseExpiresAt'>;
+
+/** What the request already read or wrote when it took the lease. */
+export interface Opened {
+  /** The history window, when it was read to take the lease (see `acquireWithMessage`). */
+  readonly window?: StoredMessage[];
+  /** The newest message, when this request wrote it. */
+  readonly last?: StoredMessage;
+}
+
 /**
  * One conversation while this request holds its lease: the header as last written, the history
  * window read once and grown by this request's messages, and the writes conditional on the lease.
+ * The run's last write gives the lease back (`release`); nothing is written after it.
  */
 export class HeldConversation {
-  private current: ConversationHeader;
+  private current: RunHeader;
   private window: StoredMessage[] | undefined;
+  private last: StoredMessage | undefined;
   /** The newest assistant message this request stored (the reply when a run ends on tool results). */
   private newestAssistant: StoredMessage | undefined;
   /** When this request last moved its lease's expiry (it took the lease just before this object was made). */
   private leaseRenewedAt: number;
+  private givenBack = false;
 
   constructor(
-    private readonly deps: Pick<ChatDeps, 'store' | 'clock' | 'settings'>,
+    private readonly deps: Pick<ChatDeps, 'store' | 'clock' | 'settings' | 'faults'>,
     readonly sub: string,
-    header: ConversationHeader,
+    header: RunHeader,
     readonly leaseId: string,
-    private last: StoredMessage | undefined,
+    opened: Opened = {},
   ) {
     this.current = header;
+    this.window = opened.window;
+    this.last = opened.last ?? opened.window?.at(-1);
     this.leaseRenewedAt = deps.clock.now();
   }
 
@@ -31,7 +50,7 @@ export class HeldConversation {
     return this.current.id;
   }
 
-  get header(): ConversationHeader {
+  get header(): RunHeader {
     return this.current;
   }
 
@@ -39,16 +58,18 @@ export class HeldConversation {
     return this.newestAssistant;
   }
 
-  /** Applies header changes, then keeps them locally once the store accepted them. Renews the lease. */
-  async update(changes: Omit<HeaderChanges, 'updatedAt' | 'leaseExpiresAt'>): Promise<void> {
-    const now = this.deps.clock.now();
-    const full: HeaderChanges = { ...changes, updatedAt: iso(now), leaseExpiresAt: now + this.deps.settings.leaseMs };
-    await this.deps.store.update(this.sub, this.id, this.leaseId, full).catch((error: unknown) => {
+  /** Whether the run's last write already gave the lease back. */
+  get released(): boolean {
+    return this.givenBack;
+  }
+
+  /** Applies header changes (and what rides with them), then keeps them locally once the store accepted them. Renews the lease. */
+  async update(changes: RunChanges, options: WriteOptions = {}): Promise<void> {
+    const full = this.stamped(changes, options);
+    await this.deps.store.update(this.sub, this.id, this.leaseId, full, options).catch((error: unknown) => {
       throw translateLeaseLost(error, this.id);
     });
-    this.leaseRenewedAt = now;
-    const { leaseExpiresAt: _, ...header } = full;
-    this.current = { ...this.current, ...header };
+    this.written(full, options);
   }
 
   /**
@@ -60,29 +81,27 @@ export class HeldConversation {
     await this.update({});
   }
 
-  /** Appends a message at the next position together with header changes, atomically. */
-  async append(
-    message: Message,
-    options: { stopReason?: string; changes?: Omit<HeaderChanges, 'updatedAt' | 'leaseExpiresAt'> } = {},
-  ): Promise<StoredMessage> {
-    const now = this.deps.clock.now();
-    const stored = storedMessage(this.current.messageCount, message, options.stopReason);
-    const full: HeaderChanges = {
-      ...options.changes,
-      messageCount: stored.seq + 1,
-      updatedAt: iso(now),
-      leaseExpiresAt: now + this.deps.settings.leaseMs,
-    };
-    await this.deps.store.append(this.sub, this.id, this.leaseId, stored, full).catch((error: unknown) => {
+  /** Appends a message at the next position together with header changes (and what rides with them), atomically. */
+  async append(message: Message, options: WriteOptions & { stopReason?: string; changes?: RunChanges } = {}): Promise<StoredMessage> {
+    const { stopReason, changes, ...writes } = options;
+    const stored = storedMessage(this.current.messageCount, message, stopReason);
+    const full = this.stamped({ ...changes, messageCount: stored.seq + 1 }, writes);
+    await this.deps.store.append(this.sub, this.id, this.leaseId, stored, full, writes).catch((error: unknown) => {
       throw translateLeaseLost(error, this.id);
     });
-    this.leaseRenewedAt = now;
-    const { leaseExpiresAt: _, ...header } = full;
-    this.current = { ...this.current, ...header };
+    this.written(full, writes);
     this.window?.push(stored);
     this.last = stored;
     if (stored.role === 'assistant') this.newestAssistant = stored;
     return stored;
+  }
+
+  /** Records these tools as started, each once: the ids started now (`conversation_busy` when the lease is gone). */
+  async startTools(records: readonly ToolStart[]): Promise<ReadonlySet<string>> {
+    if (this.givenBack) throw new Error('a write after the lease was given back');
+    return this.deps.store.startTools(this.sub, this.id, this.leaseId, records).catch((error: unknown) => {
+      throw translateLeaseLost(error, this.id);
+    });
   }
 
   /** Appends the user's new message (the run has not started). */
@@ -106,7 +125,24 @@ export class HeldConversation {
 
   /** Whether Claude's newest message still awaits its tool results (a run paused between them). */
   async awaitsToolResults(): Promise<boolean> {
-    const last = await this.lastMessage();
-    return last?.role === 'assistant' && toolUsesOf(last).length > 0;
+    return awaitsToolResults(await this.lastMessage());
+  }
+
+  /** The changes with the time and the lease's new expiry; the last write's crash point comes first. */
+  private stamped(changes: RunChanges, options: WriteOptions): HeaderChanges {
+    if (this.givenBack) throw new Error('a write after the lease was given back');
+    if (options.release) this.deps.faults?.checkpoint('before_lease_released');
+    const now = this.deps.clock.now();
+    return { ...changes, updatedAt: iso(now), leaseExpiresAt: now + this.deps.settings.leaseMs };
+  }
+
+  private written({ leaseExpiresAt, addUsage: _, ...header }: HeaderChanges, options: WriteOptions): void {
+    this.leaseRenewedAt = leaseExpiresAt! - this.deps.settings.leaseMs;
+    this.givenBack = options.release === true;
+    this.current = { ...this.current, ...header };
   }
 }
+
+/** Whether a message is Claude's, asking for tools whose results are not stored yet. */
+export const awaitsToolResults = (message: StoredMessage | undefined): boolean =>
+  message?.role === 'assistant' && toolUsesOf(message).length > 0;

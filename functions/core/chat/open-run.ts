@@ -2,10 +2,12 @@ import { resolveVerifyUrl } from '../connections';
 import { type ConversationHeader, isConversationId, type StoredMessage } from '../domain';
 import type { Lease } from '../ports';
 import { DomainError } from '../errors';
-import { HeldConversation } from './conversation';
+import { approvalPending } from './approvals';
+import { awaitsToolResults, HeldConversation } from './conversation';
 import { Deadline, type RequestTime } from './deadline';
 import type { RunEvents } from './events';
 import { acquireLease, newLease, releaseLease } from './lease';
+import { iso, storedMessage } from './messages';
 import { Run } from './run';
 import type { ChatDeps } from './settings';
 
@@ -28,37 +30,91 @@ export interface RunRequest {
   readonly events?: RunEvents;
 }
 
-/** Which conversation a run works on: a new one holding its first message, or an existing one. */
+/** Which conversation a run works on: a new one holding its first message, an existing one, or an existing one and the user's next message. */
 export type RunTarget =
   | { readonly create: { readonly header: ConversationHeader; readonly first: StoredMessage; readonly lease: Lease } }
-  | { readonly id: string };
+  | { readonly id: string; readonly message?: string };
+
+const resumeRequired = (id: string) =>
+  new DomainError('resume_required', 'The previous run is still in progress; resume it first.', [], { conversationId: id });
 
 /**
- * Holds a conversation's lease for the duration of `work` and always gives it back. A crash
- * leaves the lease to expire (`leaseMs`), after which `resume` continues. Throws `not_found`
- * for no such conversation and `conversation_busy` when another request holds it.
+ * Takes the lease of an existing conversation and stores the user's next message. Primary course:
+ * the history is read first, then the lease and the message are one conditional write on the
+ * state that history shows. When that write's conditions do not hold (another request holds it,
+ * or a run waits to be resumed or decided), the long way tells which: take the lease, check, append.
+ */
+async function openWithMessage(deps: ChatDeps, sub: string, id: string, text: string): Promise<HeldConversation> {
+  const window = await deps.store.window(sub, id, deps.settings.historyTokenBudget);
+  const last = window.at(-1);
+  if (last) {
+    const lease = newLease(deps);
+    const message = storedMessage(last.seq + 1, { role: 'user', content: [{ type: 'text', text }] });
+    const header = { id, status: 'in_progress' as const, messageCount: message.seq + 1, pendingApprovals: [], truncated: false };
+    // Paused for authorization between a tool_use and its tool_result, only `resume` may go on.
+    const statuses = awaitsToolResults(last) ? (['completed'] as const) : (['completed', 'needs_authorization'] as const);
+    const changes = {
+      status: header.status,
+      truncated: false,
+      messageCount: header.messageCount,
+      updatedAt: iso(lease.now),
+      leaseExpiresAt: lease.expiresAt,
+    };
+    if (await deps.store.acquireWithMessage(sub, id, lease, message, statuses, changes)) {
+      return new HeldConversation(deps, sub, header, lease.id, { window: [...window, message] });
+    }
+  }
+  const conversation = await openExisting(deps, sub, id);
+  try {
+    const { status } = conversation.header;
+    if (status === 'awaiting_approval') throw approvalPending(id);
+    if (status === 'in_progress') throw resumeRequired(id);
+    // A new message between a tool_use and its tool_result would leave the tool_use unanswered
+    // (Claude rejects such a history), so the run must finish first.
+    if (status === 'needs_authorization' && (await conversation.awaitsToolResults())) throw resumeRequired(id);
+    await conversation.addUserMessage(text);
+    return conversation;
+  } catch (error) {
+    await releaseLease(deps, sub, id, conversation.leaseId);
+    throw error;
+  }
+}
+
+async function openExisting(deps: ChatDeps, sub: string, id: string): Promise<HeldConversation> {
+  const lease = newLease(deps);
+  const header = await acquireLease(deps, sub, id, lease);
+  if (!header) throw notFound();
+  return new HeldConversation(deps, sub, header, lease.id);
+}
+
+/** The conversation of `target`, held: created, taken, or taken with the user's next message stored. */
+async function open(deps: ChatDeps, sub: string, target: RunTarget): Promise<HeldConversation> {
+  if ('create' in target) {
+    const { header, first, lease } = target.create;
+    await deps.store.create(sub, header, first, lease);
+    return new HeldConversation(deps, sub, header, lease.id, { window: [first] });
+  }
+  if (!isConversationId(target.id)) throw notFound();
+  return target.message === undefined ? openExisting(deps, sub, target.id) : openWithMessage(deps, sub, target.id, target.message);
+}
+
+/**
+ * Holds a conversation's lease for the duration of `work` and always gives it back (unless the
+ * run's last write already did). A crash leaves the lease to expire (`leaseMs`), after which
+ * `resume` continues. Throws `not_found` for no such conversation and `conversation_busy` when
+ * another request holds it.
  */
 export async function holding<T>(
   deps: ChatDeps,
   sub: string,
   target: RunTarget,
-  work: (header: ConversationHeader, leaseId: string, first?: StoredMessage) => Promise<T>,
+  work: (conversation: HeldConversation) => Promise<T>,
 ): Promise<T> {
-  let header: ConversationHeader | undefined;
-  let lease: Lease;
-  if ('create' in target) {
-    ({ header, lease } = target.create);
-    await deps.store.create(sub, header, target.create.first, lease);
-  } else {
-    if (!isConversationId(target.id)) throw notFound();
-    lease = newLease(deps);
-    header = await acquireLease(deps, sub, target.id, lease);
-    if (!header) throw notFound();
-  }
+  const conversation = await open(deps, sub, target);
   try {
-    return await work(header, lease.id, 'create' in target ? target.create.first : undefined);
+    return await work(conversation);
   } finally {
-    await releaseLease(deps, sub, header.id, lease.id);
+    if (!conversation.released) await releaseLease(deps, sub, conversation.id, conversation.leaseId);
   }
 }
 
@@ -77,13 +133,12 @@ export async function withRun<T>(
 ): Promise<T> {
   const deadline = Deadline.of(deps.clock, options.time ?? { budgetMs: deps.settings.timeBudgetMs });
   const verifyUrl = resolveVerifyUrl(deps.connections.settings, request.verifyUrl);
-  return holding(deps, sub, target, async (header, leaseId, first) => {
-    const conversation = new HeldConversation(deps, sub, header, leaseId, first);
+  return holding(deps, sub, target, async (conversation) => {
     const run = new Run(deps, conversation, verifyUrl, { deadline, events: options.events });
     try {
       return await work(run);
     } catch (error) {
-      throw withConversation(error, header.id);
+      throw withConversation(error, conversation.id);
     }
   });
 }

@@ -26,9 +26,11 @@ export async function getConversation(deps: Pick<ChatDeps, 'store'>, sub: string
   if (!header) throw notFound();
   const [messages, records] = await Promise.all([deps.store.messages(sub, id), deps.store.toolRecords(sub, id)]);
   const order = new Map<string, number>();
+  const inputs = new Map<string, Record<string, unknown>>();
   messages.forEach((message, index) => {
     toolUsesOf(message).forEach((use, j) => {
       order.set(use.id, index * 1000 + j);
+      inputs.set(use.id, use.input);
     });
   });
   const toolCalls = records
@@ -37,7 +39,8 @@ export async function getConversation(deps: Pick<ChatDeps, 'store'>, sub: string
     .map((record) => ({
       toolUseId: record.toolUseId,
       name: record.name,
-      input: record.input,
+      // The `tool_use` block holds the input; records of older versions kept a copy.
+      input: inputs.get(record.toolUseId) ?? record.input ?? {},
       outcome: record.outcome!,
       durationMs: record.durationMs ?? 0,
     }));

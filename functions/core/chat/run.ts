@@ -2,11 +2,11 @@ import { createAuthorizationLink } from '../connections';
 import type { Message, ModelResponse, RunStatus, StoredMessage, ToolDefinition, ToolUseBlock } from '../domain';
 import { UpstreamError } from '../errors';
 import { fitWindow, replyOf } from '../history';
-import type { ModelRequest, RunStop } from '../ports';
+import type { ModelRequest, RunStop, ToolFinish } from '../ports';
 import type { HeldConversation } from './conversation';
 import type { Deadline } from './deadline';
 import type { RunEvents } from './events';
-import { addUsage, STOP_COMPLETES, STOP_TRUNCATES, sendable, shrinkToFit, toolNamesIn, toolUsesOf } from './messages';
+import { STOP_COMPLETES, STOP_TRUNCATES, sendable, shrinkToFit, toolNamesIn, toolUsesOf } from './messages';
 import type { RunOutcome } from './outcome';
 import type { ChatDeps } from './settings';
 import { refuseTruncated, runToolBatch, ToolCallLog, type ToolContext } from './tool-calls';
@@ -93,17 +93,19 @@ export class Run {
       const last = await conversation.lastMessage();
       if (!last) throw new Error('conversation without messages');
       const uses = last.role === 'assistant' ? toolUsesOf(last) : [];
+      // Stored by this request: no call of it can have a record yet.
+      const fresh = last === conversation.lastAssistant;
       if (uses.length > 0 && STOP_TRUNCATES.has(last.stopReason ?? '')) {
         // Claude was cut off: its tool calls may be incomplete, so none of them runs.
-        const results = await refuseTruncated(this.tools, uses, this.toolbox);
+        const { results, finished, settled } = await refuseTruncated(this.tools, uses, this.toolbox, fresh);
         await conversation.append(
           { role: 'user', content: results },
-          { changes: { status: 'completed', truncated: true, pendingApprovals: [] } },
+          { changes: { status: 'completed', truncated: true, pendingApprovals: [] }, finished, settled, release: true },
         );
         return;
       }
       if (uses.length > 0) {
-        if (!(await this.runTools(uses))) return;
+        if (!(await this.runTools(uses, fresh))) return;
         continue;
       }
       if (last.role === 'assistant' && last.stopReason !== 'pause_turn') {
@@ -115,12 +117,12 @@ export class Run {
       if (this.deps.quota?.usedUp()) {
         // The caller's daily tokens ran out mid-run: pause, as for any budget; resume tomorrow's quota.
         this.stoppedBy = 'quota';
-        await conversation.update({ status: 'in_progress' });
+        await conversation.update({ status: 'in_progress' }, { release: true });
         return;
       }
       if (this.modelCalls >= this.deps.settings.modelCallBudget || !(await this.callModel(toolbox))) {
         this.stoppedBy = this.modelCalls >= this.deps.settings.modelCallBudget ? 'model_call_budget' : 'deadline';
-        await conversation.update({ status: 'in_progress' });
+        await conversation.update({ status: 'in_progress' }, { release: true });
         return;
       }
     }
@@ -132,42 +134,48 @@ export class Run {
     const { header } = this.conversation;
     // The answer's own append usually recorded this already; write only what is missing.
     if (header.status !== 'completed' || (header.truncated ?? false) !== truncated) {
-      await this.conversation.update({ status: 'completed', truncated });
+      await this.conversation.update({ status: 'completed', truncated }, { release: true });
     }
   }
 
-  /** Runs a batch of tool calls; false when the run must pause (approvals, or the connection needs the user). */
-  private async runTools(uses: readonly ToolUseBlock[]): Promise<boolean> {
+  /**
+   * Runs a batch of tool calls; false when the run must pause (approvals, the deadline, or the
+   * connection needs the user): the pause is the run's last write and carries the batch's records.
+   */
+  private async runTools(uses: readonly ToolUseBlock[], fresh: boolean): Promise<boolean> {
     await this.conversation.renewLease();
-    const batch = await runToolBatch(this.tools, uses, () => this.openToolbox());
+    const batch = await runToolBatch(this.tools, uses, () => this.openToolbox(), fresh);
     switch (batch.kind) {
       case 'unauthorized':
-        await this.needAuthorization(batch.connection);
+        await this.needAuthorization(batch.connection, batch.finished);
         return false;
       case 'awaiting_approval':
-        await this.conversation.update({ status: 'awaiting_approval', pendingApprovals: batch.approvals });
+        await this.conversation.update(
+          { status: 'awaiting_approval', pendingApprovals: batch.approvals },
+          { proposed: batch.proposed, finished: batch.finished, release: true },
+        );
         return false;
       case 'out_of_time':
         this.stoppedBy = 'deadline';
-        await this.conversation.update({ status: 'in_progress' });
+        await this.conversation.update({ status: 'in_progress' }, { finished: batch.finished, release: true });
         return false;
       case 'finished':
-        this.deps.faults?.checkpoint('after_tools_finished');
         await this.conversation.append(
           { role: 'user', content: batch.results },
-          { changes: { status: 'in_progress', pendingApprovals: [] } },
+          { changes: { status: 'in_progress', pendingApprovals: [] }, finished: batch.finished, settled: batch.settled },
         );
+        this.deps.faults?.checkpoint('after_tools_finished');
         return true;
     }
   }
 
-  private async needAuthorization(connection: string): Promise<void> {
+  private async needAuthorization(connection: string, finished: readonly ToolFinish[] = []): Promise<void> {
     const { sub } = this.conversation;
     // A user who never connected has no account yet, and a link needs one.
     await this.deps.accounts.getOrCreate(sub, connection);
     const link = await createAuthorizationLink(this.deps.connections, sub, connection, this.verifyUrl);
     this.authorizationUrl = link.authorizationUrl;
-    await this.conversation.update({ status: 'needs_authorization' });
+    await this.conversation.update({ status: 'needs_authorization' }, { finished, release: true });
   }
 
   /** Calls Claude and stores its answer; false when the deadline left no time for the call. */
@@ -191,20 +199,22 @@ export class Run {
     const { content, stopReason: stop } = response;
     const hasTools = toolUsesOf({ role: 'assistant', content }).length > 0;
     const status: RunStatus = !hasTools && (STOP_COMPLETES.has(stop) || STOP_TRUNCATES.has(stop)) ? 'completed' : 'in_progress';
+    // The call's tokens are counted with the answer they paid for; an answer that completes the
+    // run is its last write and gives the lease back.
+    const charge = this.deps.quota?.charge(response.usage);
     try {
       await this.conversation.append(
         { role: 'assistant', content },
         {
           stopReason: stop,
-          changes: {
-            usage: addUsage(this.conversation.header.usage, response.usage),
-            status,
-            truncated: status === 'completed' && STOP_TRUNCATES.has(stop),
-          },
+          changes: { addUsage: response.usage, status, truncated: status === 'completed' && STOP_TRUNCATES.has(stop) },
+          charge,
+          release: status === 'completed',
         },
       );
     } catch (error) {
       this.text.drop();
+      if (charge) await this.deps.quota?.record(charge).catch(() => undefined);
       throw error;
     }
     this.text.keep();

@@ -1,4 +1,5 @@
 import type { PendingApproval, ToolOutcome, ToolRecord, ToolResultBlock, ToolUseBlock } from '../domain';
+import type { ToolCallBase, ToolFinish } from '../ports';
 import { UpstreamError } from '../errors';
 import { policyFor } from '../tool-policy';
 import { inputHash } from './approvals';
@@ -46,18 +47,37 @@ export interface ToolContext {
   readonly text: TextRelay;
 }
 
-/** How a batch of tool calls ended. */
+/**
+ * How a batch of tool calls ended, with the records the run's next write carries: the calls that
+ * ended (`finished`) and, for approvals, the calls proposed to the user.
+ */
 export type BatchOutcome =
-  /** Every call has its result, in Claude's order: they go back to Claude in one message. */
-  | { readonly kind: 'finished'; readonly results: readonly ToolResultBlock[] }
+  /**
+   * Every call has its result, in Claude's order: they go back to Claude in one message, which
+   * holds the results, so `finished` carries none and the records in `settled` drop theirs.
+   */
+  | {
+      readonly kind: 'finished';
+      readonly results: readonly ToolResultBlock[];
+      readonly finished: readonly ToolFinish[];
+      readonly settled: readonly string[];
+    }
   /** Some calls wait for the user's decision; none of the others' results is sent yet. */
-  | { readonly kind: 'awaiting_approval'; readonly approvals: readonly PendingApproval[] }
+  | {
+      readonly kind: 'awaiting_approval';
+      readonly approvals: readonly PendingApproval[];
+      readonly proposed: readonly ToolCallBase[];
+      readonly finished: readonly ToolFinish[];
+    }
   /** The connection refused to run a tool (or its tools cannot be listed): the user must reconnect. */
-  | { readonly kind: 'unauthorized'; readonly connection: string }
-  /** The deadline came before some call could start: those run on `resume`, the finished ones are kept. */
-  | { readonly kind: 'out_of_time' };
+  | { readonly kind: 'unauthorized'; readonly connection: string; readonly finished: readonly ToolFinish[] }
+  /** The deadline came before the calls could start: they run on `resume`, the finished ones are kept. */
+  | { readonly kind: 'out_of_time'; readonly finished: readonly ToolFinish[] };
 
-type Record_ = Omit<ToolRecord, 'toolUseId'>;
+/** A result waits this long for the rest of its batch before it is written on its own (see `BatchRecords`). */
+export const RESULT_WAIT_MS = 1_000;
+/** One write carries at most this many records (a transaction holds 100 items, with the message and header). */
+const RECORDS_PER_WRITE = 90;
 
 /** How a call ended, as recorded and given to Claude. */
 interface Finish {
@@ -69,27 +89,114 @@ interface Finish {
   readonly durationMs?: number;
 }
 
-/** Records how a call ended, adds it to the request's log, and returns its `tool_result`. */
-export async function finishCall(ctx: ToolContext, use: ToolUseBlock, base: Record_, finish: Finish): Promise<ToolResultBlock> {
-  const { deps, conversation } = ctx;
-  await deps.store.finishTool(conversation.sub, conversation.id, use.id, {
-    name: base.name,
-    input: base.input,
-    inputHash: base.inputHash,
-    actor: base.actor,
-    connection: base.connection,
-    outcome: finish.outcome,
-    result: finish.content,
-    isError: finish.isError,
-    finishedAt: iso(deps.clock.now()),
-    executionId: finish.executionId,
-    durationMs: finish.durationMs,
-  });
+/**
+ * The records of a batch's ended calls, until a write carries them. They normally ride with the
+ * batch's `tool_result` message (the result then written once, in the message). A result that
+ * would wait longer than `RESULT_WAIT_MS` for a slow call of its batch is written on its own,
+ * result included, so a crash while the slow one runs cannot lose it.
+ */
+class BatchRecords {
+  private unwritten: ToolFinish[] = [];
+  /** Ended calls already written with their result. */
+  readonly written: string[] = [];
+  private waiting = false;
+  private writing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private closed = false;
+
+  /** `executions`: how many calls of the batch are sent to the provider (the slow ones). */
+  constructor(
+    private readonly ctx: ToolContext,
+    private executions: number,
+  ) {}
+
+  /** A call ended; `executed` when it was one of the batch's executions. */
+  async add(finish: ToolFinish, executed: boolean): Promise<void> {
+    this.unwritten.push(finish);
+    if (executed) this.executions--;
+    if (this.unwritten.length >= RECORDS_PER_WRITE) await this.write();
+    else if (this.executions > 0 && !this.waiting) this.writeLater();
+  }
+
+  /** An execution ended without a record to write (it was not sent, or needs the user to reconnect). */
+  skip(): void {
+    this.executions--;
+  }
+
+  private writeLater(): void {
+    this.waiting = true;
+    // A signal rather than a sleep: its timer never keeps a finished process alive.
+    this.ctx.deps.clock.signalAfter(RESULT_WAIT_MS).addEventListener(
+      'abort',
+      () => {
+        this.waiting = false;
+        if (!this.closed) this.write().catch((error: unknown) => void (this.failure ??= error));
+      },
+      { once: true },
+    );
+  }
+
+  /** Writes what has not been written yet, results included (no message holds them). */
+  write(): Promise<void> {
+    const records = this.unwritten;
+    this.unwritten = [];
+    this.writing = this.writing.then(async () => {
+      if (records.length === 0) return;
+      await this.ctx.conversation.update({}, { finished: records });
+      this.written.push(...records.map((record) => record.toolUseId));
+    });
+    return this.writing;
+  }
+
+  /** No write starts any more (the batch is over, or failed). */
+  stop(): void {
+    this.closed = true;
+  }
+
+  /** The batch is over: no write starts any more; the ones under way are awaited. */
+  async close(): Promise<readonly ToolFinish[]> {
+    this.stop();
+    await this.writing;
+    if (this.failure) throw this.failure;
+    return this.unwritten;
+  }
+}
+
+/** Records how a call ended (for the run's next write), adds it to the request's log, and returns its `tool_result`. */
+async function finishCall(
+  ctx: ToolContext,
+  records: BatchRecords,
+  use: ToolUseBlock,
+  base: ToolCallBase,
+  finish: Finish,
+  executed = false,
+): Promise<ToolResultBlock> {
+  const { deps } = ctx;
+  await records.add(
+    {
+      ...base,
+      outcome: finish.outcome,
+      result: finish.content,
+      isError: finish.isError,
+      finishedAt: iso(deps.clock.now()),
+      executionId: finish.executionId,
+      durationMs: finish.durationMs,
+    },
+    executed,
+  );
   const durationMs = finish.durationMs ?? 0;
   ctx.log.add({ toolUseId: use.id, name: use.name, input: use.input, outcome: finish.outcome, durationMs });
   ctx.events?.emit({ event: 'tool_result', data: { toolUseId: use.id, name: use.name, outcome: finish.outcome, durationMs } });
   deps.observer?.toolFinished({ name: use.name, outcome: finish.outcome, durationMs: finish.durationMs });
   return { type: 'tool_result', tool_use_id: use.id, content: finish.content, ...(finish.isError ? { is_error: true } : {}) };
+}
+
+/** The records of calls whose results the batch's message holds: without their copy of the result. */
+const withoutResults = (finished: readonly ToolFinish[]): ToolFinish[] => finished.map(({ result: _, ...record }) => record);
+
+/** What the batch's message write carries: the ended calls' records, and the stored results it now holds. */
+function messageRecords(finished: readonly ToolFinish[], settled: readonly string[]) {
+  return { finished: withoutResults(finished), settled: settled.slice(0, Math.max(0, RECORDS_PER_WRITE - finished.length)) };
 }
 
 /** Tells a streaming client that Claude asked for this call (before it runs, is refused or waits for approval). */
@@ -101,33 +208,43 @@ function announce(ctx: ToolContext, use: ToolUseBlock): void {
 const notRun = (kind: keyof typeof NOT_RUN): Finish => ({ outcome: NOT_RUN[kind].outcome, content: NOT_RUN[kind].result, isError: true });
 
 /** The record every call of this request is written with. */
-function baseOf(ctx: ToolContext, use: ToolUseBlock, connection: string | undefined): Record_ {
+function baseOf(ctx: ToolContext, use: ToolUseBlock, connection: string | undefined): ToolCallBase {
   return {
+    toolUseId: use.id,
     name: use.name,
-    input: use.input,
     inputHash: inputHash(use.input),
     actor: ctx.conversation.sub,
     connection: connection ?? ctx.deps.settings.connections[0] ?? '',
   };
 }
 
-/** Answers every `tool_use` of a cut-off response as not run (Claude's calls may be incomplete). */
+/** The records of these calls from earlier requests; none when this request stored Claude's message itself. */
+async function earlierRecords(ctx: ToolContext, uses: readonly ToolUseBlock[], fresh: boolean): Promise<Map<string, ToolRecord>> {
+  if (fresh) return new Map();
+  const { conversation } = ctx;
+  const ids = uses.map((use) => use.id);
+  return new Map((await ctx.deps.store.toolRecords(conversation.sub, conversation.id, ids)).map((record) => [record.toolUseId, record]));
+}
+
+/**
+ * Answers every `tool_use` of a cut-off response as not run (Claude's calls may be incomplete).
+ * `fresh`: this request stored that response, so no call of it has a record yet.
+ */
 export async function refuseTruncated(
   ctx: ToolContext,
   uses: readonly ToolUseBlock[],
   toolbox: Toolbox | undefined,
-): Promise<ToolResultBlock[]> {
-  const records = await ctx.deps.store.toolRecords(
-    ctx.conversation.sub,
-    ctx.conversation.id,
-    uses.map((use) => use.id),
-  );
-  const finished = new Map(records.filter((record) => record.outcome !== undefined).map((record) => [record.toolUseId, record]));
+  fresh: boolean,
+): Promise<Extract<BatchOutcome, { kind: 'finished' }>> {
+  const records = await earlierRecords(ctx, uses, fresh);
+  const batch = new BatchRecords(ctx, 0);
   ctx.log.expect(uses);
   const results: ToolResultBlock[] = [];
+  const settled: string[] = [];
   for (const use of uses) {
-    const record = finished.get(use.id);
-    if (record) {
+    const record = records.get(use.id);
+    if (record?.outcome !== undefined) {
+      settled.push(use.id);
       results.push({
         type: 'tool_result',
         tool_use_id: use.id,
@@ -138,31 +255,26 @@ export async function refuseTruncated(
     }
     const connection = toolbox?.kind === 'ready' ? toolbox.connectionOf.get(use.name) : undefined;
     announce(ctx, use);
-    results.push(await finishCall(ctx, use, baseOf(ctx, use, connection), notRun('truncated')));
+    results.push(await finishCall(ctx, batch, use, baseOf(ctx, use, connection), notRun('truncated')));
   }
-  return results;
+  const finished = await batch.close();
+  return { kind: 'finished', results, ...messageRecords(finished, [...settled, ...batch.written]) };
 }
 
 /**
- * Runs the `tool_use` blocks of Claude's last message in parallel, each exactly once (a
- * conditional start record). `toolbox` is opened only when a call has to run: a resumed batch
- * of finished results does not need the user's tools.
+ * Runs the `tool_use` blocks of Claude's last message in parallel, each exactly once: one write
+ * records every start before any is sent. `toolbox` is opened only when a call has to run: a
+ * resumed batch of finished results does not need the user's tools. `fresh`: this request
+ * stored Claude's message, so no call of it has a record yet (nothing to read).
  */
 export async function runToolBatch(
   ctx: ToolContext,
   uses: readonly ToolUseBlock[],
   toolbox: () => Promise<Toolbox>,
+  fresh: boolean,
 ): Promise<BatchOutcome> {
   const { deps, conversation } = ctx;
-  const records = new Map(
-    (
-      await deps.store.toolRecords(
-        conversation.sub,
-        conversation.id,
-        uses.map((use) => use.id),
-      )
-    ).map((record) => [record.toolUseId, record]),
-  );
+  const records = await earlierRecords(ctx, uses, fresh);
   ctx.log.expect(uses);
   const maxBytes = Math.min(deps.settings.toolResultMaxBytes, Math.floor(MESSAGE_RESULTS_MAX_BYTES / uses.length));
   const needsExecution = uses.some((use) => records.get(use.id)?.outcome === undefined);
@@ -170,15 +282,11 @@ export async function runToolBatch(
   let schemaOf: ReadonlyMap<string, Record<string, unknown>> = new Map();
   if (needsExecution) {
     const box = await toolbox();
-    if (box.kind === 'unauthorized') return box;
+    if (box.kind === 'unauthorized') return { ...box, finished: [] };
     connectionOf = box.connectionOf;
     schemaOf = box.schemaOf;
   }
 
-  const pending: (PendingApproval | undefined)[] = [];
-  let unauthorized: string | undefined;
-  let notSent: UpstreamError | undefined;
-  let outOfTime = false;
   const calls = uses.map((use) => {
     const record = records.get(use.id);
     const connection = connectionOf.get(use.name);
@@ -195,79 +303,105 @@ export async function runToolBatch(
   });
   // Every call Claude asked for that this request handles is announced before any of them runs.
   for (const { use, decision } of calls) if (decision.kind !== 'replay') announce(ctx, use);
+
+  // One write starts every call that runs now; none starts without a second left before the deadline.
+  const toRun = calls.filter(({ decision }) => decision.kind === 'execute');
+  const outOfTime = toRun.length > 0 && ctx.deadline.callTimeout() <= 0;
+  let started: ReadonlySet<string> = new Set();
+  const startedAt = deps.clock.now();
+  if (toRun.length > 0 && !outOfTime) {
+    started = await conversation.startTools(toRun.map(({ base }) => ({ ...base, startedAt: iso(startedAt) })));
+    deps.faults?.checkpoint('after_tool_started');
+  }
+
+  const batch = new BatchRecords(ctx, outOfTime ? 0 : started.size);
+  const pending: (PendingApproval | undefined)[] = [];
+  const proposed: ToolCallBase[] = [];
+  const settled: string[] = [];
+  let unauthorized: string | undefined;
+  let notSent: UpstreamError | undefined;
   const results = await Promise.all(
     calls.map(async ({ use, base, decision }, index): Promise<ToolResultBlock | undefined> => {
       switch (decision.kind) {
         case 'replay':
+          settled.push(use.id);
           return { type: 'tool_result', tool_use_id: use.id, content: decision.result, ...(decision.isError ? { is_error: true } : {}) };
         case 'interrupted':
-          return finishCall(ctx, use, base, notRun('interrupted'));
+          return finishCall(ctx, batch, use, base, notRun('interrupted'));
         case 'denied':
-          return finishCall(ctx, use, base, notRun('denied'));
+          return finishCall(ctx, batch, use, base, notRun('denied'));
         case 'refused':
-          return finishCall(ctx, use, base, {
+          return finishCall(ctx, batch, use, base, {
             outcome: 'failed',
             content: `The tool "${use.name}" is not available to this user; it was not run.`,
             isError: true,
           });
         case 'invalid':
-          return finishCall(ctx, use, base, {
+          return finishCall(ctx, batch, use, base, {
             outcome: 'failed',
             content: `Not run: the input does not match the tool's schema (${decision.problems.join('; ')}).`,
             isError: true,
           });
         case 'await_approval':
-          if (decision.propose) await deps.store.proposeTool(conversation.sub, conversation.id, { toolUseId: use.id, ...base });
+          if (decision.propose) proposed.push(base);
           pending[index] = { toolUseId: use.id, name: use.name, input: use.input };
           return undefined;
         case 'execute': {
-          const result = await executeCall(ctx, use, base, maxBytes);
+          // Out of time: it runs on `resume`. Started before (by a request that lost the lease): never again.
+          if (outOfTime) return undefined;
+          if (!started.has(use.id)) return finishCall(ctx, batch, use, base, notRun('interrupted'));
+          const result = await executeCall(ctx, batch, use, base, maxBytes, startedAt);
+          if (!(result instanceof UpstreamError) && result !== 'unauthorized') return result;
+          batch.skip();
           if (result instanceof UpstreamError) notSent ??= result;
-          else if (result === 'unauthorized') unauthorized ??= base.connection;
-          else if (result === 'out_of_time') outOfTime = true;
-          else return result;
+          else unauthorized ??= base.connection;
           return undefined;
         }
       }
     }),
-  );
+  ).finally(() => batch.stop());
 
-  // Only once every call of the batch has settled (and recorded its outcome): the request fails
+  // Only once every call of the batch has settled (and its outcome is written): the request fails
   // with a 5xx, and `resume` sends the calls that were not sent.
-  if (notSent) throw notSent;
-
-  if (unauthorized !== undefined) return { kind: 'unauthorized', connection: unauthorized };
+  if (notSent) {
+    await batch.close();
+    await batch.write();
+    throw notSent;
+  }
+  const finished = await batch.close();
+  if (unauthorized !== undefined) return { kind: 'unauthorized', connection: unauthorized, finished };
   const approvals = pending.filter((approval): approval is PendingApproval => approval !== undefined);
-  if (approvals.length > 0) return { kind: 'awaiting_approval', approvals };
-  if (outOfTime) return { kind: 'out_of_time' };
-  return { kind: 'finished', results: results.filter((block): block is ToolResultBlock => block !== undefined) };
+  if (approvals.length > 0) return { kind: 'awaiting_approval', approvals, proposed, finished };
+  if (outOfTime) return { kind: 'out_of_time', finished };
+  return {
+    kind: 'finished',
+    results: results.filter((block): block is ToolResultBlock => block !== undefined),
+    ...messageRecords(finished, [...settled, ...batch.written]),
+  };
 }
 
 /**
- * Runs one tool under the caller's identifier, once: the start is recorded before it runs, and it
- * is bounded by the deadline. A call that may have reached Asana and did not answer is `unknown`.
+ * Runs one started tool under the caller's identifier, once, bounded by the deadline. A call that
+ * may have reached Asana and did not answer is `unknown`.
  */
 async function executeCall(
   ctx: ToolContext,
+  batch: BatchRecords,
   use: ToolUseBlock,
-  base: Record_,
+  base: ToolCallBase,
   maxBytes: number,
-): Promise<ToolResultBlock | 'unauthorized' | 'out_of_time' | UpstreamError> {
+  startedAt: number,
+): Promise<ToolResultBlock | 'unauthorized' | UpstreamError> {
   const { deps, conversation } = ctx;
-  const timeoutMs = ctx.deadline.callTimeout();
-  if (timeoutMs <= 0) return 'out_of_time';
-  const startedAt = deps.clock.now();
-  const started = await deps.store.startTool(conversation.sub, conversation.id, { toolUseId: use.id, ...base, startedAt: iso(startedAt) });
-  if (!started) return finishCall(ctx, use, base, notRun('interrupted'));
-  deps.faults?.checkpoint('after_tool_started');
-  const signal = deps.clock.signalAfter(timeoutMs);
+  const signal = deps.clock.signalAfter(ctx.deadline.callTimeout());
+  const finish = (how: Finish) => finishCall(ctx, batch, use, base, how, true);
   let result;
   try {
     result = await deps.accounts.execute(conversation.sub, base.connection, use.name, use.input, { signal });
   } catch (error) {
     if (signal.aborted) {
       // Abandoned at the deadline: it may have reached Asana, so it is never run again.
-      return finishCall(ctx, use, base, {
+      return finish({
         outcome: 'unknown',
         content: "The tool did not answer before the request's deadline; whether it took effect is unknown.",
         isError: true,
@@ -282,7 +416,7 @@ async function executeCall(
   const durationMs = deps.clock.now() - startedAt;
   if (result.kind === 'unknown') {
     // Sent, then failed: it may have reached Asana, so it is never run again.
-    return finishCall(ctx, use, base, { outcome: 'unknown', content: result.message, isError: true, durationMs });
+    return finish({ outcome: 'unknown', content: result.message, isError: true, durationMs });
   }
   if (result.kind === 'not_authorized') {
     // Refused before it ran, in a way that *may* mean the grant is gone. Only Scalekit's status
@@ -300,7 +434,7 @@ async function executeCall(
       await deps.store.unstartTool(conversation.sub, conversation.id, use.id);
       return 'unauthorized';
     }
-    return finishCall(ctx, use, base, {
+    return finish({
       outcome: 'failed',
       content: `The tool failed: ${untrustedWithin(use.name, result.message, maxBytes - storedBytes('The tool failed: '))}`,
       isError: true,
@@ -308,7 +442,7 @@ async function executeCall(
     });
   }
   if (result.kind === 'failed') {
-    return finishCall(ctx, use, base, {
+    return finish({
       outcome: 'failed',
       content: `The tool failed: ${untrustedWithin(use.name, result.message, maxBytes - storedBytes('The tool failed: '))}`,
       isError: true,
@@ -317,7 +451,7 @@ async function executeCall(
     });
   }
   const text = typeof result.data === 'string' ? result.data : JSON.stringify(result.data ?? null);
-  return finishCall(ctx, use, base, {
+  return finish({
     outcome: 'succeeded',
     content: untrustedWithin(use.name, text, maxBytes),
     isError: false,

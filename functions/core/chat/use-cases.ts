@@ -1,14 +1,10 @@
 import type { ConversationHeader } from '../domain';
-import { DomainError } from '../errors';
 import { approvalPending, recordDecision, settleRecordedDecisions } from './approvals';
 import { newLease, translateLeaseLost } from './lease';
 import { iso, storedMessage, ZERO_USAGE } from './messages';
 import { holding, type RunRequest, withRun } from './open-run';
 import type { RunOutcome } from './outcome';
 import type { ChatDeps } from './settings';
-
-const resumeRequired = (id: string) =>
-  new DomainError('resume_required', 'The previous run is still in progress; resume it first.', [], { conversationId: id });
 
 /**
  * `POST /conversations`. Primary course: create the conversation holding its lease, store the
@@ -39,7 +35,10 @@ export async function startConversation(
   });
 }
 
-/** `POST /conversations/{id}/messages`: the user's next message, then the tool loop. */
+/**
+ * `POST /conversations/{id}/messages`: the user's next message, then the tool loop. The message
+ * is stored as the lease is taken (refused while a run waits to be resumed or decided).
+ */
 export async function postMessage(
   deps: ChatDeps,
   sub: string,
@@ -47,15 +46,7 @@ export async function postMessage(
   request: { message: string; verifyUrl?: string },
   options: RunRequest = {},
 ): Promise<RunOutcome> {
-  return withRun(deps, sub, { id }, request, options, async (run) => {
-    const { conversation } = run;
-    const { status } = conversation.header;
-    if (status === 'awaiting_approval') throw approvalPending(id);
-    if (status === 'in_progress') throw resumeRequired(id);
-    // Paused for authorization between a tool_use and its tool_result: a new message there would
-    // leave the tool_use unanswered (Claude rejects such a history), so the run must finish first.
-    if (status === 'needs_authorization' && (await conversation.awaitsToolResults())) throw resumeRequired(id);
-    await conversation.addUserMessage(request.message);
+  return withRun(deps, sub, { id, message: request.message }, request, options, async (run) => {
     await run.loop();
     return run.outcome();
   });
@@ -103,8 +94,8 @@ export async function decideApproval(
 
 /** `DELETE /conversations/{id}`: the conversation, its messages and its records. */
 export async function deleteConversation(deps: ChatDeps, sub: string, id: string): Promise<void> {
-  await holding(deps, sub, { id }, async (_header, leaseId) => {
-    await deps.store.delete(sub, id, leaseId).catch((error: unknown) => {
+  await holding(deps, sub, { id }, async (conversation) => {
+    await deps.store.delete(sub, id, conversation.leaseId).catch((error: unknown) => {
       throw translateLeaseLost(error, id);
     });
   });
