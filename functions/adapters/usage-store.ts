@@ -4,6 +4,32 @@ import { isConditionFailed, keys } from './dynamodb';
 
 const TOKEN_FIELDS = ['inputTokens', 'outputTokens', 'cacheCreationInputTokens', 'cacheReadInputTokens'] as const;
 
+/** One `Update` of the DocumentClient: the input of an `UpdateCommand`, or an item of a `TransactWriteCommand`. */
+export interface DocumentUpdate {
+  readonly TableName: string;
+  readonly Key: { readonly pk: string; readonly sk: string };
+  readonly UpdateExpression: string;
+  readonly ExpressionAttributeNames: Readonly<Record<string, string>>;
+  readonly ExpressionAttributeValues: Readonly<Record<string, number>>;
+}
+
+/**
+ * Adds a model call's tokens to the caller's `day`: the update `addTokens` sends, and that
+ * another adapter may put in its own `TransactWriteItems` to charge the tokens with its writes.
+ */
+export function tokenChargeUpdate(tableName: string, sub: string, day: string, tokens: TokenCounts, expiresAt: number): DocumentUpdate {
+  return {
+    TableName: tableName,
+    Key: { pk: keys.user(sub), sk: keys.usage(day) },
+    UpdateExpression: `ADD ${TOKEN_FIELDS.map((field) => `${field} :${field}`).join(', ')} SET #ttl = if_not_exists(#ttl, :ttl)`,
+    ExpressionAttributeNames: { '#ttl': 'ttl' },
+    ExpressionAttributeValues: {
+      ...Object.fromEntries(TOKEN_FIELDS.map((field) => [`:${field}`, tokens[field]])),
+      ':ttl': expiresAt,
+    },
+  };
+}
+
 /** Per-user counters under `USER#<sub>`: `RATE#<minute>` (requests) and `USAGE#<day>` (tokens), each with a `ttl`. */
 export class DynamoUsageStore implements UsageStore {
   constructor(
@@ -31,18 +57,7 @@ export class DynamoUsageStore implements UsageStore {
   }
 
   async addTokens(sub: string, day: string, tokens: TokenCounts, expiresAt: number): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: keys.user(sub), sk: keys.usage(day) },
-        UpdateExpression: `ADD ${TOKEN_FIELDS.map((field) => `${field} :${field}`).join(', ')} SET #ttl = if_not_exists(#ttl, :ttl)`,
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: {
-          ...Object.fromEntries(TOKEN_FIELDS.map((field) => [`:${field}`, tokens[field]])),
-          ':ttl': expiresAt,
-        },
-      }),
-    );
+    await this.db.send(new UpdateCommand(tokenChargeUpdate(this.tableName, sub, day, tokens, expiresAt)));
   }
 
   async readTokens(sub: string, day: string): Promise<TokenCounts> {
