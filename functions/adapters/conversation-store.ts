@@ -31,10 +31,10 @@ import {
   type ToolCallBase,
   type ToolFinish,
   type ToolStart,
-  type TokenCharge,
   type WriteOptions,
 } from '../core/ports';
 import { isConditionFailed, keys } from './dynamodb';
+import { tokenChargeUpdate } from './usage-store';
 
 type Item = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -280,6 +280,7 @@ export class DynamoConversationStore implements ConversationStore {
   /** What rides with a write: tool records and the token charge. */
   private riders(sub: string, id: string, options: WriteOptions): TransactItem[] {
     const ttl = this.ttl();
+    const { charge } = options;
     const tool = (toolUseId: string) => ({ TableName: this.tableName, Key: this.key(sub, keys.tool(id, toolUseId)) });
     return [
       // A record proposed before (maybe decided since) keeps what it holds.
@@ -290,7 +291,7 @@ export class DynamoConversationStore implements ConversationStore {
       ...(options.settled ?? []).map((toolUseId) => ({
         Update: { ...tool(toolUseId), UpdateExpression: 'REMOVE #result', ExpressionAttributeNames: { '#result': 'result' } },
       })),
-      ...(options.charge ? [{ Update: chargeUpdate(this.tableName, sub, options.charge) }] : []),
+      ...(charge ? [{ Update: tokenChargeUpdate(this.tableName, sub, charge.day, charge.tokens, charge.expiresAt) }] : []),
     ];
   }
 
@@ -616,19 +617,6 @@ const finishFields = (finish: ToolFinish): Item => ({
   executionId: finish.executionId,
   durationMs: finish.durationMs,
 });
-
-/** Adds a charge's tokens to the caller's day, creating the day's item with its `ttl`. */
-function chargeUpdate(tableName: string, sub: string, charge: TokenCharge): Update {
-  const update = new Expression();
-  const adds = Object.entries(charge.tokens).map(([field, value]) => `${update.name(field)} ${update.value(value, field)}`);
-  return {
-    TableName: tableName,
-    Key: { pk: keys.user(sub), sk: keys.usage(charge.day) },
-    UpdateExpression: `ADD ${adds.join(', ')} SET #ttl = if_not_exists(#ttl, :ttl)`,
-    ExpressionAttributeNames: { ...update.names, '#ttl': 'ttl' },
-    ExpressionAttributeValues: { ...update.values, ':ttl': charge.expiresAt },
-  };
-}
 
 /** The per-item reasons of a cancelled transaction (empty when DynamoDB gave none); `undefined` for any other error. */
 function cancellationCodes(error: unknown): (string | undefined)[] | undefined {

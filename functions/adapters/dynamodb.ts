@@ -23,9 +23,7 @@ export const keys = {
   messagePrefix: (id: string) => `MSG#${id}#`,
   tool: (id: string, toolUseId: string) => `TOOL#${id}#${toolUseId}`,
   toolPrefix: (id: string) => `TOOL#${id}#`,
-  /** Requests of one UTC minute (`2026-11-30T12:34`). */
-  rate: (minute: string) => `RATE#${minute}`,
-  /** Tokens of one UTC day (`2026-11-30`). */
+  /** Counters of one UTC day (`2026-11-30`): its tokens and the requests of each of its minutes. */
   usage: (day: string) => `USAGE#${day}`,
 } as const;
 

@@ -17,10 +17,10 @@ import {
 import { isConversationId } from '../core/domain';
 import { DomainError } from '../core/errors';
 import type { Faults } from '../core/faults';
-import { admitRun, DailyTokens, type UsageLimits, usageReport } from '../core/usage';
+import { type Admission, admitRun, DailyTokens, type UsageLimits, usageReport } from '../core/usage';
 import { approvalBody, listQuery, messageBody, resumeBody } from '../http/contract';
 import { wantsEventStream } from '../http/event-stream';
-import { type EventStreamAnswer, limitedUsage, type StreamingRouteHandler, streamingHttpHandler } from '../http/handler';
+import { type EventStreamAnswer, limitedUsage, type RouteContext, type StreamingRouteHandler, streamingHttpHandler } from '../http/handler';
 import { parseBody, parseQuery, pathParam } from '../http/request';
 import { json, noContent } from '../http/response';
 import { chatDeps } from './deps';
@@ -71,9 +71,9 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
       }
     };
   /** A run's dependencies: refused once the caller's daily quota is used up, its model calls' tokens counted. */
-  const runDeps = async (sub: string): Promise<ChatDeps> => {
+  const runDeps = async (sub: string, admission: Admission): Promise<ChatDeps> => {
     const usage = await usageDeps();
-    const usedBefore = await admitRun(usage, sub);
+    const usedBefore = admitRun(usage.limits, admission);
     return { ...(await deps()), quota: new DailyTokens(usage, sub, usedBefore) };
   };
   /**
@@ -84,12 +84,12 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
   const answer = async (
     event: Parameters<StreamingRouteHandler>[0],
     sub: string,
-    remainingMs: number | undefined,
+    { remainingMs, admission }: RouteContext,
     status: number,
     unmetered: (deps: ChatDeps, options: RunRequest) => Promise<RunOutcome>,
   ): Promise<APIGatewayProxyResult | EventStreamAnswer> => {
     const run = metered(unmetered);
-    const ready = await runDeps(sub);
+    const ready = await runDeps(sub, admission);
     if (wantsEventStream(event.headers)) {
       const time = { budgetMs: ready.settings.streamTimeBudgetMs, remainingMs };
       return { eventStream: (events) => run(ready, { time, events }) };
@@ -99,9 +99,9 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
   return streamingHttpHandler(
     {
       'GET /usage': async (_event, caller) => json(200, await usageReport(await usageDeps(), caller.sub)),
-      'POST /conversations': async (event, caller, { remainingMs }) => {
+      'POST /conversations': async (event, caller, context) => {
         const body = parseMessageBody(event);
-        return answer(event, caller.sub, remainingMs, 201, (ready, run) => startConversation(ready, caller.sub, body, run));
+        return answer(event, caller.sub, context, 201, (ready, run) => startConversation(ready, caller.sub, body, run));
       },
       'GET /conversations': async (event, caller) => {
         const query = parseQuery(event, listQuery);
@@ -113,20 +113,20 @@ export function createChatHandler(options: { settings?: Partial<ChatSettings>; f
         await deleteConversation(await deps(), caller.sub, pathParam(event, 'id'));
         return noContent();
       },
-      'POST /conversations/{id}/messages': async (event, caller, { remainingMs }) => {
+      'POST /conversations/{id}/messages': async (event, caller, context) => {
         const id = conversationId(event);
         const body = parseMessageBody(event);
-        return answer(event, caller.sub, remainingMs, 200, (ready, run) => postMessage(ready, caller.sub, id, body, run));
+        return answer(event, caller.sub, context, 200, (ready, run) => postMessage(ready, caller.sub, id, body, run));
       },
-      'POST /conversations/{id}/resume': async (event, caller, { remainingMs }) => {
+      'POST /conversations/{id}/resume': async (event, caller, context) => {
         const id = conversationId(event);
         const body = parseBody(event, resumeBody);
-        return answer(event, caller.sub, remainingMs, 200, (ready, run) => resumeConversation(ready, caller.sub, id, body, run));
+        return answer(event, caller.sub, context, 200, (ready, run) => resumeConversation(ready, caller.sub, id, body, run));
       },
-      'POST /conversations/{id}/approvals': async (event, caller, { remainingMs }) => {
+      'POST /conversations/{id}/approvals': async (event, caller, context) => {
         const id = conversationId(event);
         const body = parseBody(event, approvalBody);
-        return answer(event, caller.sub, remainingMs, 200, (ready, run) => decideApproval(ready, caller.sub, id, body, run));
+        return answer(event, caller.sub, context, 200, (ready, run) => decideApproval(ready, caller.sub, id, body, run));
       },
     },
     { limits: options.limits },

@@ -25,21 +25,20 @@ export interface UsageLimits {
 }
 
 /**
- * Per-user counters: one item per caller and UTC minute (requests) and one per caller and UTC
- * day (tokens). Every write is atomic; each counter expires on its own (TTL).
+ * Per-user counters, one item per caller and UTC day: the day's tokens and the requests counted
+ * in each of its minutes. Every write is atomic; the day expires on its own (TTL).
  */
 export interface UsageStore {
   /**
-   * Counts one request in `minute` unless the minute already holds `limit`: one conditional
-   * write. Resolves false when refused (nothing is counted then).
+   * Counts one request in `minute` (`2026-11-30T12:34`) unless the minute already holds `limit`,
+   * and answers the tokens of the minute's day: one conditional write. Resolves undefined when
+   * refused (nothing is counted then).
    */
-  countRequest(sub: string, minute: string, limit: number, expiresAt: number): Promise<boolean>;
+  countRequest(sub: string, minute: string, limit: number, expiresAt: number): Promise<TokenCounts | undefined>;
   /** Adds a model call's tokens to the caller's `day`. */
   addTokens(sub: string, day: string, tokens: TokenCounts, expiresAt: number): Promise<void>;
-  /** The caller's `day`: its tokens and the requests counted in each of its minutes. */
+  /** The caller's `day`: its tokens and the requests counted in each of its minutes, summed. */
   readDay(sub: string, day: string): Promise<{ readonly requests: number; readonly tokens: TokenCounts }>;
-  /** The caller's tokens of `day` only (one read). */
-  readTokens(sub: string, day: string): Promise<TokenCounts>;
 }
 
 export interface UsageDeps {
@@ -62,10 +61,8 @@ export class LimitError extends DomainError {
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
-/** A minute's counter is summed by `GET /usage` for the rest of its day, so it outlives the day. */
-const RATE_KEEP_MS = DAY_MS;
-/** A day's tokens stay readable for a week (support questions), then expire. */
-const USAGE_KEEP_MS = 7 * DAY_MS;
+/** A day's counters stay readable for a week after it (support questions), then expire. */
+const DAY_KEEP_MS = 7 * DAY_MS;
 
 /** `2026-11-30T12:34`: the UTC minute of `ms`. */
 export const minuteOf = (ms: number): string => new Date(ms).toISOString().slice(0, 16);
@@ -73,19 +70,28 @@ export const minuteOf = (ms: number): string => new Date(ms).toISOString().slice
 export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 const startOfNextDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS + DAY_MS;
+/** When the counters of the day of `ms` may be cleaned up (epoch seconds). */
+const dayExpiry = (ms: number) => Math.ceil((startOfNextDay(ms) + DAY_KEEP_MS) / 1000);
 
 /** The tokens the daily quota counts: input, output and cache creation (cache reads are not counted). */
 export const quotaTokens = (tokens: TokenCounts): number => tokens.inputTokens + tokens.outputTokens + tokens.cacheCreationInputTokens;
 
+/** A request counted against the caller's rate: when, and the quota tokens of that day used so far. */
+export interface Admission {
+  readonly at: number;
+  readonly usedTokens: number;
+}
+
 /**
  * Counts a request that passed the token check against the caller's per-minute rate.
- * Primary course: one conditional increment of the caller's counter for this UTC minute;
- * refused at the limit with `429 rate_limited` and `Retry-After` = seconds to the next minute.
+ * Primary course: one conditional increment of the caller's counter for this UTC minute, which
+ * also answers the day's tokens, so a run's quota check needs no read of its own; refused at the
+ * limit with `429 rate_limited` and `Retry-After` = seconds to the next minute.
  */
-export async function admitRequest(deps: UsageDeps, sub: string): Promise<void> {
+export async function admitRequest(deps: UsageDeps, sub: string): Promise<Admission> {
   const now = deps.clock.now();
-  const expiresAt = Math.ceil((startOfNextDay(now) + RATE_KEEP_MS) / 1000);
-  if (await deps.usage.countRequest(sub, minuteOf(now), deps.limits.requestsPerMinute, expiresAt)) return;
+  const tokens = await deps.usage.countRequest(sub, minuteOf(now), deps.limits.requestsPerMinute, dayExpiry(now));
+  if (tokens) return { at: now, usedTokens: quotaTokens(tokens) };
   const retryAfter = Math.max(1, Math.ceil((Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS - now) / 1000));
   throw new LimitError(
     'rate_limited',
@@ -101,13 +107,12 @@ export function secondsToNextDay(now: number): number {
 
 /**
  * Refuses to start a run once the caller's daily token quota is used up: `429 quota_exceeded`
- * with `Retry-After` = seconds to the next UTC midnight. One read, no write.
+ * with `Retry-After` = seconds to the next UTC midnight. No I/O: the request's admission already
+ * read the day's tokens, which the run's quota starts from.
  */
-export async function admitRun(deps: UsageDeps, sub: string): Promise<number> {
-  const now = deps.clock.now();
-  const used = quotaTokens(await deps.usage.readTokens(sub, dayOf(now)));
-  if (used < deps.limits.dailyTokens) return used;
-  throw quotaExceeded(deps.limits, now);
+export function admitRun(limits: UsageLimits, admission: Admission): number {
+  if (admission.usedTokens < limits.dailyTokens) return admission.usedTokens;
+  throw quotaExceeded(limits, admission.at);
 }
 
 export function quotaExceeded(limits: UsageLimits, now: number): LimitError {
@@ -117,9 +122,6 @@ export function quotaExceeded(limits: UsageLimits, now: number): LimitError {
     secondsToNextDay(now),
   );
 }
-
-/** The `ttl` (epoch seconds) of the day's token counter written at `now`. */
-const usageExpiry = (now: number): number => Math.ceil((startOfNextDay(now) + USAGE_KEEP_MS) / 1000);
 
 /** `GET /usage`: the caller's own figures for the current UTC day. */
 export async function usageReport(deps: UsageDeps, sub: string) {
@@ -161,7 +163,7 @@ export class DailyTokens implements RunQuota {
   charge(tokens: TokenCounts): TokenCharge {
     this.used += quotaTokens(tokens);
     const now = this.deps.clock.now();
-    return { day: dayOf(now), tokens: { ...tokens }, expiresAt: usageExpiry(now) };
+    return { day: dayOf(now), tokens: { ...tokens }, expiresAt: dayExpiry(now) };
   }
 
   async record(charge: TokenCharge): Promise<void> {

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { config, logger, once, usageDeps } from '../adapters/runtime';
 import { DomainError } from '../core/errors';
-import { admitRequest, type UsageDeps, type UsageLimits } from '../core/usage';
+import { type Admission, admitRequest, type UsageDeps, type UsageLimits } from '../core/usage';
 import { type AccessTokenVerifier, authenticate, type Caller, createAccessTokenVerifier } from './identity';
 import { withEdgeHeaders } from './headers';
 import { EventStreamWriter } from './event-stream';
@@ -43,11 +43,18 @@ export interface EventStreamAnswer {
   readonly eventStream: (events: EventStreamWriter) => Promise<unknown>;
 }
 
-/** A route of a streaming function: JSON, or a stream of run events; it may read the function's remaining time. */
+/** What a streaming function's route may read besides the request: its remaining time, and the request's admission. */
+export interface RouteContext {
+  readonly remainingMs?: number;
+  /** The caller's tokens of the day, as counting the request read them: a run's quota check needs no read. */
+  readonly admission: Admission;
+}
+
+/** A route of a streaming function: JSON, or a stream of run events. */
 export type StreamingRouteHandler = (
   event: APIGatewayProxyEvent,
   caller: Caller,
-  context: { readonly remainingMs?: number },
+  context: RouteContext,
 ) => Promise<APIGatewayProxyResult | EventStreamAnswer>;
 
 /** Logs what the contract does not explain: an unexpected error in full, an upstream failure by its code. */
@@ -116,10 +123,10 @@ export function streamingHttpHandler(routes: Record<string, StreamingRouteHandle
       try {
         const caller = await authenticate(event, await verifier());
         // Every request that passes the token check counts against the caller's rate, before any work.
-        await admitRequest(await usage(), caller.sub);
+        const admission = await admitRequest(await usage(), caller.sub);
         const route = routes[`${event.httpMethod} ${event.resource}`];
         if (!route) throw new DomainError('not_found', 'No such route.');
-        answer = await route(event, caller, { remainingMs: context?.getRemainingTimeInMillis?.() });
+        answer = await route(event, caller, { remainingMs: context?.getRemainingTimeInMillis?.(), admission });
       } catch (error) {
         logFailure(error);
         answer = errorResponse(error);

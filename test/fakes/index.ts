@@ -13,5 +13,6 @@ export * from './conversation-store';
 export * from './faults';
 export * from './model';
 export * from './run-observer';
+export * from './usage-store';
 export * from './user-directory';
 export * from './worlds';

@@ -1,57 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  admitRequest,
-  admitRun,
-  LimitError,
-  DailyTokens,
-  NO_TOKENS,
-  type TokenCounts,
-  type UsageDeps,
-  type UsageStore,
-  usageReport,
-} from '../../functions/core/usage';
-
-/** In-memory {@link UsageStore}, with the DynamoDB adapter's conditional increment. */
-class MemoryUsageStore implements UsageStore {
-  readonly rate = new Map<string, { requests: number; expiresAt: number }>();
-  readonly days = new Map<string, TokenCounts>();
-  writes = 0;
-
-  async countRequest(sub: string, minute: string, limit: number, expiresAt: number): Promise<boolean> {
-    this.writes++;
-    const key = `${sub}|${minute}`;
-    const current = this.rate.get(key);
-    if (current && current.requests >= limit) return false;
-    this.rate.set(key, { requests: (current?.requests ?? 0) + 1, expiresAt: current?.expiresAt ?? expiresAt });
-    return true;
-  }
-
-  async addTokens(sub: string, day: string, tokens: TokenCounts): Promise<void> {
-    const key = `${sub}|${day}`;
-    const current = this.days.get(key) ?? NO_TOKENS;
-    this.days.set(key, {
-      inputTokens: current.inputTokens + tokens.inputTokens,
-      outputTokens: current.outputTokens + tokens.outputTokens,
-      cacheCreationInputTokens: current.cacheCreationInputTokens + tokens.cacheCreationInputTokens,
-      cacheReadInputTokens: current.cacheReadInputTokens + tokens.cacheReadInputTokens,
-    });
-  }
-
-  async readTokens(sub: string, day: string): Promise<TokenCounts> {
-    return this.days.get(`${sub}|${day}`) ?? NO_TOKENS;
-  }
-
-  async readDay(sub: string, day: string) {
-    let requests = 0;
-    for (const [key, value] of this.rate) if (key.startsWith(`${sub}|${day}T`)) requests += value.requests;
-    return { requests, tokens: await this.readTokens(sub, day) };
-  }
-}
+import { admitRequest, admitRun, DailyTokens, LimitError, NO_TOKENS, type UsageDeps, usageReport } from '../../functions/core/usage';
+import { FakeUsageStore } from '../fakes';
 
 const NOON = Date.parse('2026-11-30T12:00:15.000Z');
 
 function depsAt(now: number, limits = { requestsPerMinute: 3, dailyTokens: 1_000 }) {
-  const usage = new MemoryUsageStore();
+  const usage = new FakeUsageStore();
   const clock = { now: () => now };
   const deps: UsageDeps & { clock: typeof clock } = { usage, clock, limits };
   return { deps, usage, clock };
@@ -77,11 +31,11 @@ describe('per-user request rate', () => {
     // Assess
     expect(error.code).toBe('rate_limited');
     expect(error.retryAfterSeconds).toBe(45);
-    expect(usage.writes).toBe(4);
-    expect(usage.rate.get('alice|2026-11-30T12:00')).toEqual({
-      requests: 3,
-      expiresAt: Date.parse('2026-12-02T00:00:00Z') / 1000,
-    });
+    expect(usage.calls).toEqual(Array(4).fill('countRequest'));
+    const day = usage.storedDay('alice', '2026-11-30');
+    expect(day?.minutes).toEqual(new Map([['2026-11-30T12:00', 3]]));
+    // The day's item outlives the day by a week.
+    expect(day?.ttl).toBe(Date.parse('2026-12-08T00:00:00Z') / 1000);
   });
 
   it('never lets one user’s requests limit another’s, and starts afresh in the next minute', async () => {
@@ -89,9 +43,9 @@ describe('per-user request rate', () => {
     const { deps, clock } = depsAt(NOON);
     for (let i = 0; i < 3; i++) await admitRequest(deps, 'alice');
     // Act / Assess
-    await expect(admitRequest(deps, 'bob')).resolves.toBeUndefined();
+    await expect(admitRequest(deps, 'bob')).resolves.toEqual({ at: NOON, usedTokens: 0 });
     clock.now = () => NOON + 60_000;
-    await expect(admitRequest(deps, 'alice')).resolves.toBeUndefined();
+    await expect(admitRequest(deps, 'alice')).resolves.toEqual({ at: NOON + 60_000, usedTokens: 0 });
   });
 });
 
@@ -99,19 +53,53 @@ describe('daily token quota', () => {
   it('counts input, output and cache-creation tokens, not cache reads; refuses a run once used, until UTC midnight', async () => {
     // Prepare
     const { deps, usage } = depsAt(NOON);
-    await usage.addTokens('alice', '2026-11-30', {
-      inputTokens: 400,
-      outputTokens: 300,
-      cacheCreationInputTokens: 299,
-      cacheReadInputTokens: 5_000,
-    });
+    await usage.addTokens(
+      'alice',
+      '2026-11-30',
+      {
+        inputTokens: 400,
+        outputTokens: 300,
+        cacheCreationInputTokens: 299,
+        cacheReadInputTokens: 5_000,
+      },
+      0,
+    );
     // Act / Assess: 999 < 1000, and the run learns how much is used
-    await expect(admitRun(deps, 'alice')).resolves.toBe(999);
-    await usage.addTokens('alice', '2026-11-30', { ...NO_TOKENS, outputTokens: 1 });
-    const error = await refusal(() => admitRun(deps, 'alice'));
+    expect(admitRun(deps.limits, await admitRequest(deps, 'alice'))).toBe(999);
+    await usage.addTokens('alice', '2026-11-30', { ...NO_TOKENS, outputTokens: 1 }, 0);
+    const refused = await admitRequest(deps, 'alice');
+    const error = await refusal(async () => admitRun(deps.limits, refused));
     expect(error.code).toBe('quota_exceeded');
     expect(error.retryAfterSeconds).toBe(12 * 3600 - 15);
-    await expect(admitRun(deps, 'bob')).resolves.toBe(0);
+    expect(admitRun(deps.limits, await admitRequest(deps, 'bob'))).toBe(0);
+    // The refused run was still a request: it counts against the rate and in the day.
+    expect((await usage.readDay('alice', '2026-11-30')).requests).toBe(2);
+  });
+
+  it('checks a run against the tokens its request’s count answered: one call to the store, no read of its own', async () => {
+    // Prepare
+    const { deps, usage } = depsAt(NOON);
+    await usage.addTokens('alice', '2026-11-30', { ...NO_TOKENS, inputTokens: 1_000 }, 0);
+    usage.calls.length = 0;
+    // Act
+    const admission = await admitRequest(deps, 'alice');
+    const error = await refusal(async () => admitRun(deps.limits, admission));
+    // Assess
+    expect(error.code).toBe('quota_exceeded');
+    expect(usage.calls).toEqual(['countRequest']);
+  });
+
+  it('times a refused run’s Retry-After from its admission, whose day the tokens are of', async () => {
+    // Prepare: admitted the last second before midnight, checked just after it.
+    const beforeMidnight = Date.parse('2026-11-30T23:59:59.000Z');
+    const { deps, usage, clock } = depsAt(beforeMidnight);
+    await usage.addTokens('alice', '2026-11-30', { ...NO_TOKENS, inputTokens: 1_000 }, 0);
+    const admission = await admitRequest(deps, 'alice');
+    clock.now = () => beforeMidnight + 2_000;
+    // Act
+    const error = await refusal(async () => admitRun(deps.limits, admission));
+    // Assess
+    expect(error.retryAfterSeconds).toBe(1);
   });
 
   it('counts each model call of a run against the quota, as a charge on the caller’s day', async () => {
@@ -128,19 +116,20 @@ describe('daily token quota', () => {
     expect(first).toEqual({ day: '2026-11-30', tokens, expiresAt: Date.parse('2026-12-08T00:00:00Z') / 1000 });
     expect(usedUpAfterFirst).toBe(false);
     expect(quota.usedUp()).toBe(true);
-    expect(await usage.readTokens('alice', '2026-11-30')).toEqual(tokens);
+    expect((await usage.readDay('alice', '2026-11-30')).tokens).toEqual(tokens);
   });
 });
 
 describe('GET /usage', () => {
-  it('reports the caller’s own day: requests over every minute, tokens and the limits', async () => {
+  it('reports the caller’s own day in one read: requests over every minute, tokens and the limits', async () => {
     // Prepare
-    const { deps, clock } = depsAt(NOON);
+    const { deps, usage, clock } = depsAt(NOON);
     await admitRequest(deps, 'alice');
     clock.now = () => NOON + 3_600_000;
     await admitRequest(deps, 'alice');
     await admitRequest(deps, 'bob');
     await deps.usage.addTokens('alice', '2026-11-30', { ...NO_TOKENS, inputTokens: 7 }, 0);
+    usage.calls.length = 0;
     // Act
     const report = await usageReport(deps, 'alice');
     // Assess
@@ -150,5 +139,6 @@ describe('GET /usage', () => {
       tokens: { inputTokens: 7, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 },
       limits: { requestsPerMinute: 3, dailyTokens: 1_000 },
     });
+    expect(usage.calls).toEqual(['readDay']);
   });
 });
