@@ -32,12 +32,13 @@ import { BENCH_USER_SOLO, orchestration } from './orchestration';
 import { parallelTools } from './parallel-tools';
 import type { Scenario, ScenarioResult } from './scenario';
 import { statusCheck } from './status-check';
+import { streaming } from './streaming';
 import { figureRows, markdownTable, round, textTable } from './stats';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..', '..');
 const RESULTS_FILE = join(HERE, 'results.json');
-const SCENARIOS: readonly Scenario[] = [orchestration, naiveVsOurs, parallelTools, growth, coldStart, concurrency, statusCheck];
+const SCENARIOS: readonly Scenario[] = [orchestration, naiveVsOurs, parallelTools, growth, coldStart, concurrency, statusCheck, streaming];
 
 interface Options {
   quick: boolean;
