@@ -85,9 +85,12 @@ const sumOf = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 const timesOf = (samples: readonly TurnSample[], pick: (times: StreamTimes) => number | undefined) =>
   samples.map((sample) => (sample.times ? pick(sample.times) : undefined)).filter((ms) => ms !== undefined);
 
+/** Milliseconds inside a text figure, as the table shows a number (0.1 ms at most). */
+const shown = (ms: number) => formatValue(round(ms));
+
 /** A client-side time of the streamed turns: the median as the value, the p95 beside it. */
 function streamFigure(label: string, values: readonly number[], more = ''): Figure {
-  return { label, value: round(median(values)), unit: `ms (p95 ${formatValue(percentile(values, 95))}${more})` };
+  return { label, value: round(median(values)), unit: `ms (p95 ${shown(percentile(values, 95))}${more})` };
 }
 
 /** How many first events came within the target. */
@@ -187,7 +190,7 @@ export const streaming: Scenario = {
         },
         {
           label: 'at 0 ms: wall time per turn, JSON / SSE',
-          value: `${formatValue(fastWall.json)} / ${formatValue(fastWall.sse)}`,
+          value: `${shown(fastWall.json)} / ${shown(fastWall.sse)}`,
           unit: `ms (SSE / JSON ${round(fastWall.sse / fastWall.json, 2)}×)`,
         },
         streamFigure(`${at}JSON: time to the answer (wall time per turn)`, slowWall.json),
@@ -200,7 +203,7 @@ export const streaming: Scenario = {
         ...firstEventFigures(at, slowAll.sse),
         {
           label: `${at}critical path per turn, JSON / SSE`,
-          value: `${formatValue(median(critical.json))} / ${formatValue(median(critical.sse))}`,
+          value: `${shown(median(critical.json))} / ${shown(median(critical.sse))}`,
           unit: `ms (model calls + slowest tool, measured; nominal 2 × ${MODEL_MS} + ${TOOL_MS} = ${2 * MODEL_MS + TOOL_MS})`,
         },
         {
