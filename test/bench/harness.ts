@@ -4,6 +4,7 @@
  * over HTTP, and drives the stand-ins through their `_control` routes.
  */
 import { performance } from 'node:perf_hooks';
+import { createParser } from 'eventsource-parser';
 import { z } from 'zod';
 import type { StackFacts } from '../../infra/local/stack';
 import { ensureConnected } from '../stack/connect';
@@ -115,15 +116,20 @@ export async function turn(
   expect: { reply?: string; tools?: number } = {},
   apiUrl?: string,
 ): Promise<ApiReply & { outcome: RunOutcome }> {
-  const reply =
-    id === undefined
-      ? await call(bench, caller, 'POST', '/conversations', { message }, apiUrl)
-      : await call(bench, caller, 'POST', `/conversations/${id}/messages`, { message }, apiUrl);
+  const reply = await call(bench, caller, 'POST', runPath(id), { message }, apiUrl);
   if (reply.status !== 200 && reply.status !== 201) {
     throw new Error(`turn failed: ${reply.status} ${JSON.stringify(reply.body)}`);
   }
-  const outcome = runOutcome.parse(reply.body);
-  if (outcome.status !== 'completed') throw new Error(`turn ended ${outcome.status}: ${JSON.stringify(reply.body)}`);
+  return { ...reply, outcome: expectedOutcome(reply.body, expect) };
+}
+
+/** The run route of a turn: a new conversation (`id` undefined) or the next message. */
+const runPath = (id: string | undefined) => (id === undefined ? '/conversations' : `/conversations/${id}/messages`);
+
+/** A run's outcome, checked: completed, with the reply and the number of succeeded tool calls expected. */
+function expectedOutcome(body: unknown, expect: { reply?: string; tools?: number }): RunOutcome {
+  const outcome = runOutcome.parse(body);
+  if (outcome.status !== 'completed') throw new Error(`turn ended ${outcome.status}: ${JSON.stringify(body)}`);
   if (expect.reply !== undefined && outcome.reply !== expect.reply) {
     throw new Error(`unexpected reply ${JSON.stringify(outcome.reply)} (wanted ${JSON.stringify(expect.reply)})`);
   }
@@ -131,7 +137,85 @@ export async function turn(
     const succeeded = outcome.toolCalls.filter((toolCall) => toolCall.outcome === 'succeeded').length;
     if (succeeded !== expect.tools) throw new Error(`expected ${expect.tools} succeeded tool calls: ${JSON.stringify(outcome.toolCalls)}`);
   }
-  return { ...reply, outcome };
+  return outcome;
+}
+
+// ─── Streamed runs ──────────────────────────────────────────────────────────────────────────
+
+/** When a streamed run's answer arrived, in ms at the client from the start of its `fetch`. */
+export interface StreamTimes {
+  /** `fetch` resolved: status and headers. */
+  readonly headersMs: number;
+  /** The first chunk of the body (TTFB). */
+  readonly firstByteMs: number;
+  /** The first event, which is always `run`. */
+  readonly firstEventMs: number;
+  /** The first `tool_call` and the first `text` event (`undefined` when the run sent none). */
+  readonly firstToolCallMs: number | undefined;
+  readonly firstTextMs: number | undefined;
+}
+
+/** An event of a stream with the time its chunk was read (ms from the start of `fetch`). */
+interface TimedEvent {
+  readonly event: string;
+  readonly data: string;
+  readonly ms: number;
+}
+
+/**
+ * One user turn as a streamed run (`Accept: text/event-stream`), as {@link turn} but read event
+ * by event as a streaming client reads it; fails unless the stream opens with `run` and ends
+ * with an `outcome` that completed as expected.
+ */
+export async function streamedTurn(
+  bench: Bench,
+  caller: BenchUser,
+  id: string | undefined,
+  message: string,
+  expect: { reply?: string; tools?: number } = {},
+): Promise<ApiReply & { outcome: RunOutcome; times: StreamTimes }> {
+  const from = performance.now();
+  const response = await fetch(`${bench.facts.apiUrl}${runPath(id)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${caller.token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ message }),
+  });
+  const headersMs = performance.now() - from;
+  if (response.status !== 200 || !response.body || !response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    throw new Error(`streamed turn failed: ${response.status} ${await response.text()}`);
+  }
+  const { firstByteMs, events } = await readEventStream(response.body, from);
+  const to = performance.now();
+  if (events[0]?.event !== 'run') throw new Error(`the stream opened with ${events[0]?.event ?? 'nothing'}, not run`);
+  const last = events.at(-1)!;
+  if (last.event !== 'outcome') throw new Error(`the stream ended with ${last.event}: ${last.data}`);
+  const body: unknown = JSON.parse(last.data);
+  const firstOf = (name: string) => events.find((event) => event.event === name)?.ms;
+  return {
+    status: response.status,
+    body,
+    ms: to - from,
+    from,
+    to,
+    outcome: expectedOutcome(body, expect),
+    times: { headersMs, firstByteMs, firstEventMs: events[0].ms, firstToolCallMs: firstOf('tool_call'), firstTextMs: firstOf('text') },
+  };
+}
+
+/** Reads an event stream to its end: its events (comments skipped) and when its first bytes came. */
+async function readEventStream(body: ReadableStream<Uint8Array>, from: number): Promise<{ firstByteMs: number; events: TimedEvent[] }> {
+  const events: TimedEvent[] = [];
+  let readAtMs = Number.NaN;
+  const parser = createParser({ onEvent: ({ event, data }) => events.push({ event: event ?? 'message', data, ms: readAtMs }) });
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  let firstByteMs = Number.NaN;
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    readAtMs = performance.now() - from;
+    if (Number.isNaN(firstByteMs)) firstByteMs = readAtMs;
+    parser.feed(decoder.decode(chunk.value, { stream: true }));
+  }
+  return { firstByteMs, events };
 }
 
 // ─── Stand-ins ──────────────────────────────────────────────────────────────────────────────

@@ -269,14 +269,48 @@ export function timeModelCalls(timeline: Timeline, baseUrl: () => string | undef
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (!base || !url.startsWith(`${base}/v1/`)) return original(input, init);
     const end = timeline.begin('model');
+    let response: Response;
     try {
-      const response = await original(input, init);
-      // The SDK reads the body afterwards; the stand-in's latency is before the headers.
-      return response;
-    } finally {
+      response = await original(input, init);
+    } catch (error) {
       end();
+      throw error;
     }
+    // A JSON answer's latency is before its headers (the SDK reads the body afterwards); a
+    // streamed one (a streamed run's model calls) spreads it over the body, so it ends with the body.
+    if (!response.ok || !response.body || !response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      end();
+      return response;
+    }
+    // The SDK reads `response.body` itself (never a clone), so the timed stream stands in for it.
+    Object.defineProperty(response, 'body', { value: endingWith(response.body, end) });
+    return response;
   };
+}
+
+/** `body` passed through unchanged, calling `end` once it is finished, failed or cancelled. */
+function endingWith(body: ReadableStream<Uint8Array>, end: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          end();
+          controller.close();
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      } catch (error) {
+        end();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
 }
 
 // ─── CPU of DynamoDB Local ──────────────────────────────────────────────────────────────────

@@ -15,8 +15,9 @@ import { BENCH_USER_SOLO, PUBLIC_PROJECT } from './orchestration';
 import type { Scenario } from './scenario';
 import { median, round } from './stats';
 
-const MODEL_MS = 800;
-const TOOL_MS = 250;
+/** Realistic stand-in latencies: per model response and per tool execution (also scenario 8's). */
+export const MODEL_MS = 800;
+export const TOOL_MS = 250;
 
 interface ConversationRun {
   readonly wallMs: number;
