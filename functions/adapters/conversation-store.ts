@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -42,6 +43,14 @@ type Update = NonNullable<TransactItem['Update']>;
 
 /** DynamoDB's limit of items in one transaction. */
 const TRANSACTION_MAX_ITEMS = 100;
+/** Calls marked started by one write (an expression stays well within DynamoDB's limits). */
+const STARTS_PER_WRITE = 50;
+
+/**
+ * The header attribute that marks a call started while it runs (its start time). Starting a
+ * batch is then one write on one item, and a call's record is written once, when it ends.
+ */
+const startMark = (toolUseId: string) => `started_${toolUseId}`;
 
 /** How many messages one page of a window read fetches, newest first. */
 const WINDOW_PAGE = 40;
@@ -143,7 +152,7 @@ export class DynamoConversationStore implements ConversationStore {
   ): Promise<boolean> {
     const ttl = this.ttl();
     const header = headerUpdate(changes, ttl, { leaseId: lease.id });
-    const allowed = statuses.map((status, index) => header.value(status, `s${index}`));
+    const allowed = statuses.map((status) => header.value(status));
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -155,11 +164,11 @@ export class DynamoConversationStore implements ConversationStore {
                 UpdateExpression: header.expression,
                 // The same conditions as `acquire`, and the state the caller read the history in.
                 ConditionExpression: [
-                  'attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :seconds)',
+                  `attribute_exists(pk) AND (attribute_not_exists(${header.name('ttl')}) OR ${header.name('ttl')} > :seconds)`,
                   '(attribute_not_exists(leaseId) OR leaseExpiresAt < :now)',
-                  `messageCount = :seq AND #status IN (${allowed.join(', ')})`,
+                  `messageCount = :seq AND ${header.name('status')} IN (${allowed.join(', ')})`,
                 ].join(' AND '),
-                ExpressionAttributeNames: { ...header.names, '#ttl': 'ttl', '#status': 'status' },
+                ExpressionAttributeNames: header.names,
                 ExpressionAttributeValues: {
                   ...header.values,
                   ':seconds': Math.floor(this.retention.clock.now() / 1000),
@@ -267,6 +276,8 @@ export class DynamoConversationStore implements ConversationStore {
   /** The header's part of a run's write: conditional on the lease (and on the next `seq` for an append). */
   private heldHeader(sub: string, id: string, leaseId: string, changes: HeaderChanges, options: WriteOptions, seq?: number): Update {
     const header = headerUpdate(changes, this.ttl(), { release: options.release === true });
+    // A call that ended is no longer marked started on the header: its record says it all.
+    for (const finish of options.finished ?? []) header.remove(header.name(startMark(finish.toolUseId)));
     return {
       TableName: this.tableName,
       Key: this.key(sub, keys.conversation(id)),
@@ -285,9 +296,19 @@ export class DynamoConversationStore implements ConversationStore {
     return [
       // A record proposed before (maybe decided since) keeps what it holds.
       ...(options.proposed ?? []).map((base) => ({ Update: { ...tool(base.toolUseId), ...setAll(baseFields(base), ttl, true) } })),
-      ...(options.finished ?? []).map((finish) => ({
-        Update: { ...tool(finish.toolUseId), ...setAll(finishFields(finish), ttl), ConditionExpression: 'attribute_not_exists(outcome)' },
-      })),
+      ...(options.finished ?? []).map((finish): TransactItem => {
+        const key = tool(finish.toolUseId);
+        // Written once: a call's first record is put whole, one proposed before gets its outcome.
+        return finish.whole
+          ? {
+              Put: {
+                ...key,
+                Item: { ...key.Key, ...definedOf(finishFields(finish)), ttl },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            }
+          : { Update: { ...key, ...setAll(finishFields(finish), ttl), ConditionExpression: 'attribute_not_exists(outcome)' } };
+      }),
       ...(options.settled ?? []).map((toolUseId) => ({
         Update: { ...tool(toolUseId), UpdateExpression: 'REMOVE #result', ExpressionAttributeNames: { '#result': 'result' } },
       })),
@@ -355,21 +376,34 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]> {
+    const headerKey = this.key(sub, keys.conversation(id));
     if (toolUseIds === undefined) {
-      return (await this.queryAll(sub, keys.toolPrefix(id))).filter((item) => this.live(item)).map(toolOf);
+      const [items, { Item: header }] = await Promise.all([
+        this.queryAll(sub, keys.toolPrefix(id)),
+        this.db.send(new GetCommand({ TableName: this.tableName, Key: headerKey, ConsistentRead: true })),
+      ]);
+      return withStarts(items.filter((item) => this.live(item)).map(toolOf), header);
     }
-    const records: ToolRecord[] = [];
-    for (let i = 0; i < toolUseIds.length; i += 100) {
-      let pending: Item[] | undefined = toolUseIds.slice(i, i + 100).map((toolUseId) => this.key(sub, keys.tool(id, toolUseId)));
+    // The header comes with the first batch: it marks the calls started and not yet ended.
+    const items: Item[] = [];
+    let header: Item | undefined;
+    for (let i = 0; i < toolUseIds.length; i += 99) {
+      let pending: Item[] | undefined = [
+        ...(i === 0 ? [headerKey] : []),
+        ...toolUseIds.slice(i, i + 99).map((toolUseId) => this.key(sub, keys.tool(id, toolUseId))),
+      ];
       while (pending && pending.length > 0) {
         const response = await this.db.send(
           new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
         );
-        records.push(...(response.Responses?.[this.tableName] ?? []).filter((item) => this.live(item)).map(toolOf));
+        for (const item of response.Responses?.[this.tableName] ?? []) {
+          if (item.sk === headerKey.sk) header = item;
+          else if (this.live(item)) items.push(item);
+        }
         pending = response.UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined;
       }
     }
-    return records;
+    return withStarts(items.map(toolOf), header, toolUseIds);
   }
 
   async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
@@ -393,38 +427,37 @@ export class DynamoConversationStore implements ConversationStore {
 
   async startTools(sub: string, id: string, leaseId: string, records: readonly ToolStart[]): Promise<ReadonlySet<string>> {
     const started = new Set<string>();
-    // One transaction holds the lease check and up to 99 starts; a longer batch takes several.
-    for (let i = 0; i < records.length; i += TRANSACTION_MAX_ITEMS - 1) {
-      let pending = records.slice(i, i + TRANSACTION_MAX_ITEMS - 1);
+    const headerKey = this.key(sub, keys.conversation(id));
+    for (let i = 0; i < records.length; i += STARTS_PER_WRITE) {
+      let pending = records.slice(i, i + STARTS_PER_WRITE);
       while (pending.length > 0) {
-        const leaseCheck: TransactItem = {
-          ConditionCheck: {
-            TableName: this.tableName,
-            Key: this.key(sub, keys.conversation(id)),
-            ConditionExpression: 'leaseId = :lease',
-            ExpressionAttributeValues: { ':lease': leaseId },
-          },
-        };
-        const starts = pending.map(
-          (record): TransactItem => ({
-            Update: {
-              TableName: this.tableName,
-              Key: this.key(sub, keys.tool(id, record.toolUseId)),
-              ...setAll({ ...baseFields(record), startedAt: record.startedAt }, this.ttl()),
-              ConditionExpression: 'attribute_not_exists(startedAt)',
-            },
-          }),
-        );
+        // One write on the header: each call marked once, only while this request holds the lease.
+        const update = new Expression();
+        const marks = pending.map((record) => {
+          const mark = update.name(startMark(record.toolUseId));
+          update.setAt(mark, record.startedAt);
+          return mark;
+        });
+        update.set('ttl', this.ttl());
         try {
-          await this.db.send(new TransactWriteCommand({ TransactItems: [leaseCheck, ...starts] }));
+          await this.db.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: headerKey,
+              UpdateExpression: update.expression,
+              ConditionExpression: ['leaseId = :lease', ...marks.map((mark) => `attribute_not_exists(${mark})`)].join(' AND '),
+              ExpressionAttributeNames: update.names,
+              ExpressionAttributeValues: { ...update.values, ':lease': leaseId },
+            }),
+          );
           for (const record of pending) started.add(record.toolUseId);
           pending = [];
         } catch (error) {
-          const codes = cancellationCodes(error);
-          if (!codes) throw error;
-          if (codes.length === 0 || codes[0] === 'ConditionalCheckFailed') throw new LeaseLost();
-          // Started before: left out, and the others are tried again.
-          const before = pending.filter((_, index) => codes[index + 1] === 'ConditionalCheckFailed');
+          if (!isConditionFailed(error)) throw error;
+          // Refused: the header as it is now says why (the lease, or calls started before).
+          const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: headerKey, ConsistentRead: true }));
+          if (Item?.leaseId !== leaseId) throw new LeaseLost();
+          const before = pending.filter((record) => Item[startMark(record.toolUseId)] !== undefined);
           if (before.length === 0) throw error;
           pending = pending.filter((record) => !before.includes(record));
         }
@@ -438,9 +471,10 @@ export class DynamoConversationStore implements ConversationStore {
       .send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: this.key(sub, keys.tool(id, toolUseId)),
-          UpdateExpression: 'REMOVE startedAt',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(outcome)',
+          Key: this.key(sub, keys.conversation(id)),
+          UpdateExpression: 'REMOVE #mark',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#mark': startMark(toolUseId) },
         }),
       )
       .catch((error: unknown) => {
@@ -524,35 +558,51 @@ function decodeToken(token: string): string {
   return sk;
 }
 
-/** An update expression's parts, built field by field. */
+/**
+ * An update expression's parts, built field by field. Placeholders are numbered (`#0`, `:0`):
+ * every byte of a request is paid for on each write, and a field's name then appears once.
+ */
 class Expression {
   readonly names: Record<string, string> = {};
   readonly values: Item = {};
+  private readonly placeholders = new Map<string, string>();
   private readonly sets: string[] = [];
   private readonly removes: string[] = [];
 
   name(field: string): string {
-    this.names[`#${field}`] = field;
-    return `#${field}`;
+    let placeholder = this.placeholders.get(field);
+    if (placeholder === undefined) {
+      placeholder = `#${this.placeholders.size}`;
+      this.placeholders.set(field, placeholder);
+      this.names[placeholder] = field;
+    }
+    return placeholder;
   }
 
-  value(value: unknown, key: string): string {
-    this.values[`:${key}`] = value;
-    return `:${key}`;
+  value(value: unknown): string {
+    const placeholder = `:${Object.keys(this.values).length}`;
+    this.values[placeholder] = value;
+    return placeholder;
   }
 
   set(field: string, value: unknown): this {
-    if (value !== undefined) this.sets.push(`${this.name(field)} = ${this.value(value, field)}`);
+    if (value !== undefined) this.sets.push(`${this.name(field)} = ${this.value(value)}`);
+    return this;
+  }
+
+  /** `SET` of a field already named (its placeholder). */
+  setAt(placeholder: string, value: unknown): this {
+    this.sets.push(`${placeholder} = ${this.value(value)}`);
     return this;
   }
 
   setMissing(field: string, value: unknown): this {
-    if (value !== undefined) this.sets.push(`${this.name(field)} = if_not_exists(${this.name(field)}, ${this.value(value, field)})`);
+    if (value !== undefined) this.sets.push(`${this.name(field)} = if_not_exists(${this.name(field)}, ${this.value(value)})`);
     return this;
   }
 
-  add(path: string, value: unknown, key: string): this {
-    this.sets.push(`${path} = ${path} + ${this.value(value, key)}`);
+  add(path: string, value: unknown): this {
+    this.sets.push(`${path} = ${path} + ${this.value(value)}`);
     return this;
   }
 
@@ -577,10 +627,10 @@ function headerUpdate(changes: HeaderChanges, ttl: number, lease: { leaseId?: st
   const update = new Expression();
   for (const [field, value] of Object.entries({ ...fields, ttl })) update.set(field, value);
   for (const [field, value] of Object.entries(addUsage ?? {})) {
-    update.add(`${update.name('usage')}.${update.name(field)}`, value, `usage_${field}`);
+    update.add(`${update.name('usage')}.${update.name(field)}`, value);
   }
   if (lease.leaseId !== undefined) update.set('leaseId', lease.leaseId);
-  if (lease.release) update.remove('leaseId', 'leaseExpiresAt');
+  if (lease.release) update.remove(update.name('leaseId'), update.name('leaseExpiresAt'));
   else update.set('leaseExpiresAt', leaseExpiresAt);
   return update;
 }
@@ -600,19 +650,21 @@ function setAll(
   return { UpdateExpression: update.expression, ExpressionAttributeNames: update.names, ExpressionAttributeValues: update.values };
 }
 
+/** What ran: every record holds it (its `toolUseId` and its actor are in its key). */
 const baseFields = (base: ToolCallBase): Item => ({
-  toolUseId: base.toolUseId,
   name: base.name,
   inputHash: base.inputHash,
-  actor: base.actor,
   connection: base.connection,
 });
 
+/** Who ran what, when it started and how it ended: the whole record, written once. */
 const finishFields = (finish: ToolFinish): Item => ({
   ...baseFields(finish),
+  startedAt: finish.startedAt,
   outcome: finish.outcome,
   result: finish.result,
-  isError: finish.isError,
+  // Kept only where the outcome does not already say it (every outcome but success is an error).
+  isError: finish.isError === (finish.outcome !== 'succeeded') ? undefined : finish.isError,
   finishedAt: finish.finishedAt,
   executionId: finish.executionId,
   durationMs: finish.durationMs,
@@ -625,14 +677,30 @@ function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
   return reasons.map((reason) => reason.Code);
 }
 
+/**
+ * Content whose JSON is longer than this is stored deflated (`contentZ`, binary): tool results
+ * are mostly repetitive JSON, and every byte of an item is paid for when written and read.
+ */
+const DEFLATE_FROM_BYTES = 1_024;
+
+/** A message's content as stored: the exact JSON sent to or received from Claude, deflated when long. */
+function storedContent(content: StoredMessage['content']): Item {
+  const json = JSON.stringify(content);
+  return Buffer.byteLength(json, 'utf8') > DEFLATE_FROM_BYTES ? { contentZ: deflateRawSync(json) } : { content: json };
+}
+
+function contentOf(item: Item): StoredMessage['content'] {
+  const json = item.contentZ instanceof Uint8Array ? inflateRawSync(item.contentZ).toString('utf8') : String(item.content);
+  return JSON.parse(json) as StoredMessage['content'];
+}
+
 function messageItem(sub: string, id: string, message: StoredMessage, ttl: number): Item {
   return {
     pk: keys.user(sub),
     sk: keys.message(id, message.seq),
     seq: message.seq,
     role: message.role,
-    // Stored as the exact JSON sent to or received from Claude.
-    content: JSON.stringify(message.content),
+    ...storedContent(message.content),
     stopReason: message.stopReason,
     startsExchange: message.startsExchange,
     tokens: message.tokens,
@@ -644,7 +712,7 @@ function messageOf(item: Item): StoredMessage {
   return {
     seq: Number(item.seq),
     role: item.role === 'assistant' ? 'assistant' : 'user',
-    content: JSON.parse(String(item.content)) as StoredMessage['content'],
+    content: contentOf(item),
     stopReason: typeof item.stopReason === 'string' ? item.stopReason : undefined,
     startsExchange: item.startsExchange === true,
     tokens: Number(item.tokens ?? 0),
@@ -665,21 +733,46 @@ function headerOf(item: Item): ConversationHeader {
   };
 }
 
+/**
+ * Records with the starts the header marks: a call started and not yet ended has its start time
+ * (and, without a record of its own, a record of just that).
+ */
+function withStarts(records: ToolRecord[], header: Item | undefined, toolUseIds?: readonly string[]): ToolRecord[] {
+  if (!header) return records;
+  const byId = new Map(records.map((record) => [record.toolUseId, record]));
+  const marked = Object.keys(header)
+    .filter((attribute) => attribute.startsWith(startMark('')))
+    .map((attribute) => attribute.slice(startMark('').length))
+    .filter((toolUseId) => toolUseIds === undefined || toolUseIds.includes(toolUseId));
+  for (const toolUseId of marked) {
+    const record = byId.get(toolUseId);
+    if (record?.outcome !== undefined) continue;
+    const startedAt = String(header[startMark(toolUseId)]);
+    byId.set(toolUseId, { ...(record ?? { toolUseId, name: '', inputHash: '', actor: '', connection: '' }), startedAt });
+  }
+  return [...byId.values()];
+}
+
+/** The fields that have a value (a put item holds no `undefined`). */
+const definedOf = (fields: Item): Item => Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+
 function toolOf(item: Item): ToolRecord {
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const outcome = text(item.outcome) as ToolRecord['outcome'];
   return {
     toolUseId: String(item.toolUseId ?? String(item.sk).split('#').at(-1)),
     name: String(item.name ?? ''),
     // Records written before the `tool_use` block became the one copy of the input still hold it.
     input: item.input ? (JSON.parse(String(item.input)) as Record<string, unknown>) : undefined,
     inputHash: String(item.inputHash ?? ''),
-    actor: String(item.actor ?? ''),
+    // The record lies under its actor's key (older records also held it as a field).
+    actor: String(item.actor ?? String(item.pk).slice(keys.user('').length)),
     connection: String(item.connection ?? ''),
     startedAt: text(item.startedAt),
     finishedAt: text(item.finishedAt),
-    outcome: text(item.outcome) as ToolRecord['outcome'],
+    outcome,
     result: text(item.result),
-    isError: item.isError === true,
+    isError: typeof item.isError === 'boolean' ? item.isError : outcome !== undefined && outcome !== 'succeeded',
     executionId: text(item.executionId),
     durationMs: typeof item.durationMs === 'number' ? item.durationMs : undefined,
     decision: item.decision as ToolRecord['decision'],

@@ -21,10 +21,11 @@ export function tokenChargeUpdate(tableName: string, sub: string, day: string, t
   return {
     TableName: tableName,
     Key: { pk: keys.user(sub), sk: keys.usage(day) },
-    UpdateExpression: `ADD ${TOKEN_FIELDS.map((field) => `${field} :${field}`).join(', ')} SET #ttl = if_not_exists(#ttl, :ttl)`,
+    // Numbered placeholders: it rides with every answer's write, and each of its bytes is paid for.
+    UpdateExpression: `ADD ${TOKEN_FIELDS.map((field, index) => `${field} :${index}`).join(', ')} SET #ttl = if_not_exists(#ttl, :ttl)`,
     ExpressionAttributeNames: { '#ttl': 'ttl' },
     ExpressionAttributeValues: {
-      ...Object.fromEntries(TOKEN_FIELDS.map((field) => [`:${field}`, tokens[field]])),
+      ...Object.fromEntries(TOKEN_FIELDS.map((field, index) => [`:${index}`, tokens[field]])),
       ':ttl': expiresAt,
     },
   };

@@ -235,11 +235,12 @@ export interface ToolCallBase {
   readonly toolUseId: string;
   readonly name: string;
   readonly inputHash: string;
+  /** The caller's `sub`: every record lies under its owner's key, so the key says it. */
   readonly actor: string;
   readonly connection: string;
 }
 
-/** A tool about to run: recorded before it is sent. */
+/** A tool about to run: marked started before it is sent (its record is written when it ends). */
 export interface ToolStart extends ToolCallBase {
   readonly startedAt: string;
 }
@@ -256,6 +257,10 @@ export interface ToolFinish extends ToolCallBase {
   readonly finishedAt: string;
   readonly executionId?: string;
   readonly durationMs?: number;
+  /** When it was sent (absent for a call that never ran, or whose start another request marked). */
+  readonly startedAt?: string;
+  /** No record of the call exists (none was proposed or decided): it is written whole, once. */
+  readonly whole?: boolean;
 }
 
 /** Tokens to add to the caller's day (`USAGE#<day>`), in the same write as the answer that used them. */

@@ -481,7 +481,7 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
           'lease-1',
           messageAt(1),
           { updatedAt: 'a1', messageCount: 2, addUsage: tokens, status: 'completed' },
-          { finished: [finishOf(sub, { result: undefined })], settled: ['toolu_2'], charge, release: true },
+          { finished: [finishOf(sub, { result: undefined, startedAt: 's' })], settled: ['toolu_2'], charge, release: true },
         );
         const late = await failure(store.update(sub, id, 'lease-1', { updatedAt: 'late' }));
         await store.acquire(sub, id, lease('lease-2', 1_500, 9_000));
@@ -506,6 +506,28 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
           cacheReadInputTokens: 80,
         });
         expect(await tokensOn('2026-12-01')).toBeUndefined();
+      });
+
+      it('reads a long message back exactly as written', async () => {
+        // Prepare: tool results of many kilobytes, with text of every width
+        const { store, sub, id } = await withConversation();
+        const text = Array.from({ length: 400 }, (_, i) => `{"gid":"${i}","name":"Tâche ✓ ${i} 🚀"}`).join(',');
+        const long: StoredMessage = {
+          seq: 1,
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_1', content: `<untrusted_tool_output tool="t">[${text}]</untrusted_tool_output>` },
+          ],
+          startsExchange: false,
+          tokens: 9_000,
+        };
+
+        // Act
+        await store.append(sub, id, 'lease-1', long, { updatedAt: 'a1', messageCount: 2 });
+
+        // Assess
+        expect(await store.messages(sub, id)).toEqual([messageAt(0), long]);
+        expect((await store.window(sub, id, 100_000)).at(-1)).toEqual(long);
       });
 
       it('refuses a write whole when a call it records had already ended', async () => {
@@ -579,7 +601,7 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         const decided = await store.decideTool(sub, id, 'toolu_1', decision);
         const again = await store.decideTool(sub, id, 'toolu_1', { ...decision, decision: 'deny' });
         await start(store, sub, id, { ...record(sub), startedAt: 's' });
-        await finish(store, sub, id, finishOf(sub));
+        await finish(store, sub, id, finishOf(sub, { startedAt: 's' }));
 
         // Assess
         expect([unproposed, wrongHash, decided, again]).toEqual([false, false, true, false]);
@@ -597,7 +619,7 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         const second = await start(store, sub, id, { ...record(sub), startedAt: 'b' });
         await store.unstartTool(sub, id, 'toolu_1');
         const afterUnstart = await start(store, sub, id, { ...record(sub), startedAt: 'c' });
-        await finish(store, sub, id, finishOf(sub));
+        await finish(store, sub, id, finishOf(sub, { startedAt: 'c' }));
         await store.unstartTool(sub, id, 'toolu_1');
         await store.unstartTool(sub, id, 'toolu_never');
         const twice = await failure(finish(store, sub, id, finishOf(sub, { outcome: 'failed', result: 'second', isError: true })));
@@ -831,14 +853,15 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         await start(store, sub, id, { ...record(sub), startedAt: 's' });
         const started = await ttlsOf();
         clock.advance(DAY_MS);
-        await finish(store, sub, id, finishOf(sub));
+        await finish(store, sub, id, finishOf(sub, { startedAt: 's' }));
         clock.advance(DAY_MS);
         await store.update(sub, id, 'lease-1', { updatedAt: 'later', status: 'completed' });
 
         // Assess
         const day = (n: number) => created + n * DAY_MS;
         expect(proposed['TOOL#toolu_1']).toBe(expiry(day(2), 30));
-        expect(started['TOOL#toolu_1']).toBe(expiry(day(3), 30));
+        // A start is marked on the header (the call's record is written when it ends).
+        expect(started.CONV).toBe(expiry(day(3), 30));
         expect(await ttlsOf()).toEqual({
           CONV: expiry(day(5), 30),
           'MSG#0': expiry(created, 30),

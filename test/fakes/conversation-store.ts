@@ -30,6 +30,8 @@ interface StoredConversation {
   lease?: { id: string; expiresAt: number };
   messages: StoredMessage[];
   tools: Map<string, ToolRecord>;
+  /** Calls started and not yet ended, as the header marks them: their start time. */
+  starts: Map<string, string>;
   /** The `ttl` of each item, by kind: `CONV`, `MSG#<seq>`, `TOOL#<toolUseId>`. */
   ttls: Map<string, number>;
 }
@@ -39,6 +41,21 @@ const readHeader = (header: ConversationHeader): ConversationHeader => copy({ ..
 
 /** A tool record as the adapter reads it back: `isError` is always a boolean. */
 const readRecord = (record: ToolRecord): ToolRecord => copy({ ...record, isError: record.isError === true });
+
+/**
+ * The records of these calls as the adapter reads them: one started and not yet ended has its
+ * start time (and, without a record of its own, a record of just that).
+ */
+function withStarts(conversation: StoredConversation, toolUseIds: readonly string[]): ToolRecord[] {
+  return toolUseIds.flatMap((toolUseId) => {
+    const record = conversation.tools.get(toolUseId);
+    const startedAt = record?.outcome === undefined ? conversation.starts.get(toolUseId) : undefined;
+    if (startedAt !== undefined) {
+      return [readRecord({ ...(record ?? { toolUseId, name: '', inputHash: '', actor: '', connection: '' }), startedAt })];
+    }
+    return record ? [readRecord(record)] : [];
+  });
+}
 
 /** Page tokens as the adapter issues them: the last key read, encoded; anything else is refused. */
 const encodeToken = (id: string): string => Buffer.from(`CONV#${id}`, 'utf8').toString('base64url');
@@ -127,7 +144,8 @@ export class FakeConversationStore implements ConversationStore {
 
   /** Every tool record of a conversation, as stored (for assertions). */
   recordsOf(sub: string, id: string): ToolRecord[] {
-    return [...(this.find(sub, id)?.tools.values() ?? [])].map(readRecord);
+    const conversation = this.find(sub, id);
+    return conversation ? withStarts(conversation, [...new Set([...conversation.tools.keys(), ...conversation.starts.keys()])]) : [];
   }
 
   async create(sub: string, header: ConversationHeader, first: StoredMessage, lease: Lease): Promise<void> {
@@ -138,6 +156,7 @@ export class FakeConversationStore implements ConversationStore {
       lease: { id: lease.id, expiresAt: lease.expiresAt },
       messages: [copy(first)],
       tools: new Map(),
+      starts: new Map(),
       ttls: new Map(),
     };
     this.stamp(conversation, 'CONV');
@@ -243,6 +262,10 @@ export class FakeConversationStore implements ConversationStore {
     if ((options.finished ?? []).some((finish) => conversation.tools.get(finish.toolUseId)?.outcome !== undefined)) {
       throw new Error('TransactionCanceledException: a tool call already has its outcome');
     }
+    // A record written whole is the call's first: there must be none before.
+    if ((options.finished ?? []).some((finish) => finish.whole && conversation.tools.has(finish.toolUseId))) {
+      throw new Error('TransactionCanceledException: a tool call already has a record');
+    }
   }
 
   private applyRiders(sub: string, conversation: StoredConversation, options: WriteOptions): void {
@@ -251,7 +274,8 @@ export class FakeConversationStore implements ConversationStore {
       tools.set(base.toolUseId, { ...copy(base), ...tools.get(base.toolUseId) });
       this.stamp(conversation, `TOOL#${base.toolUseId}`);
     }
-    for (const finish of options.finished ?? []) {
+    for (const { whole: _, ...finish } of options.finished ?? []) {
+      conversation.starts.delete(finish.toolUseId);
       const defined = Object.fromEntries(Object.entries(finish).filter(([, value]) => value !== undefined));
       tools.set(finish.toolUseId, { ...tools.get(finish.toolUseId), ...copy(defined as unknown as ToolRecord) });
       this.stamp(conversation, `TOOL#${finish.toolUseId}`);
@@ -281,14 +305,10 @@ export class FakeConversationStore implements ConversationStore {
 
   async toolRecords(sub: string, id: string, toolUseIds?: readonly string[]): Promise<ToolRecord[]> {
     const conversation = this.find(sub, id);
-    const tools = new Map(
-      [...(conversation?.tools ?? [])].filter(([toolUseId]) => conversation && this.live(conversation, `TOOL#${toolUseId}`)),
-    );
-    if (toolUseIds === undefined) return [...tools.keys()].sort().map((key) => readRecord(tools.get(key)!));
-    return toolUseIds.flatMap((toolUseId) => {
-      const record = tools.get(toolUseId);
-      return record ? [readRecord(record)] : [];
-    });
+    if (!conversation) return [];
+    const live = (toolUseId: string) => conversation.starts.has(toolUseId) || this.live(conversation, `TOOL#${toolUseId}`);
+    const ids = toolUseIds ?? [...new Set([...conversation.tools.keys(), ...conversation.starts.keys()])].sort();
+    return withStarts(conversation, ids.filter(live));
   }
 
   async decideTool(sub: string, id: string, toolUseId: string, decision: ToolDecision): Promise<boolean> {
@@ -305,22 +325,18 @@ export class FakeConversationStore implements ConversationStore {
     const conversation = this.find(sub, id);
     if (!conversation || conversation.lease?.id !== leaseId) throw new LeaseLost();
     const started = new Set<string>();
+    // Starts are marked on the header, as the adapter does: only its `ttl` moves.
+    this.stamp(conversation, 'CONV');
     for (const record of records) {
-      const existing = conversation.tools.get(record.toolUseId);
-      if (existing?.startedAt !== undefined) continue;
-      conversation.tools.set(record.toolUseId, { ...existing, ...copy(record) });
-      this.stamp(conversation, `TOOL#${record.toolUseId}`);
+      if (conversation.starts.has(record.toolUseId)) continue;
+      conversation.starts.set(record.toolUseId, record.startedAt);
       started.add(record.toolUseId);
     }
     return started;
   }
 
   async unstartTool(sub: string, id: string, toolUseId: string): Promise<void> {
-    const tools = this.find(sub, id)?.tools;
-    const existing = tools?.get(toolUseId);
-    if (!tools || !existing || existing.outcome !== undefined) return;
-    const { startedAt: _startedAt, ...rest } = existing;
-    tools.set(toolUseId, rest);
+    this.find(sub, id)?.starts.delete(toolUseId);
   }
 
   async delete(sub: string, id: string, leaseId: string): Promise<boolean> {

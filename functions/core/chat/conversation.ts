@@ -63,7 +63,7 @@ export class HeldConversation {
     return this.givenBack;
   }
 
-  /** Applies header changes (and what rides with them), then keeps them locally once the store accepted them. Renews the lease. */
+  /** Applies header changes (and what rides with them), then keeps them locally once the store accepted them. */
   async update(changes: RunChanges, options: WriteOptions = {}): Promise<void> {
     const full = this.stamped(changes, options);
     await this.deps.store.update(this.sub, this.id, this.leaseId, full, options).catch((error: unknown) => {
@@ -128,16 +128,30 @@ export class HeldConversation {
     return awaitsToolResults(await this.lastMessage());
   }
 
-  /** The changes with the time and the lease's new expiry; the last write's crash point comes first. */
-  private stamped(changes: RunChanges, options: WriteOptions): HeaderChanges {
+  /**
+   * The changes that change something, with the time, and the lease's new expiry once a quarter
+   * of it has passed (every byte of a write is paid for); the last write's crash point comes first.
+   */
+  private stamped({ status, truncated, pendingApprovals, ...changes }: RunChanges, options: WriteOptions): HeaderChanges {
     if (this.givenBack) throw new Error('a write after the lease was given back');
     if (options.release) this.deps.faults?.checkpoint('before_lease_released');
     const now = this.deps.clock.now();
-    return { ...changes, updatedAt: iso(now), leaseExpiresAt: now + this.deps.settings.leaseMs };
+    const { leaseMs } = this.deps.settings;
+    const current = this.current;
+    return {
+      ...changes,
+      ...(status !== undefined && status !== current.status ? { status } : {}),
+      ...(truncated !== undefined && truncated !== (current.truncated ?? false) ? { truncated } : {}),
+      ...(pendingApprovals !== undefined && (pendingApprovals.length > 0 || current.pendingApprovals.length > 0)
+        ? { pendingApprovals }
+        : {}),
+      updatedAt: iso(now),
+      ...(now - this.leaseRenewedAt >= leaseMs / 4 ? { leaseExpiresAt: now + leaseMs } : {}),
+    };
   }
 
   private written({ leaseExpiresAt, addUsage: _, ...header }: HeaderChanges, options: WriteOptions): void {
-    this.leaseRenewedAt = leaseExpiresAt! - this.deps.settings.leaseMs;
+    if (leaseExpiresAt !== undefined) this.leaseRenewedAt = leaseExpiresAt - this.deps.settings.leaseMs;
     this.givenBack = options.release === true;
     this.current = { ...this.current, ...header };
   }

@@ -207,7 +207,7 @@ export class Run {
         { role: 'assistant', content },
         {
           stopReason: stop,
-          changes: { addUsage: response.usage, status, truncated: status === 'completed' && STOP_TRUNCATES.has(stop) },
+          changes: { addUsage: response.usage, status, ...(status === 'completed' ? { truncated: STOP_TRUNCATES.has(stop) } : {}) },
           charge,
           release: status === 'completed',
         },

@@ -104,15 +104,19 @@ class BatchRecords {
   private failure: unknown;
   private closed = false;
 
-  /** `executions`: how many calls of the batch are sent to the provider (the slow ones). */
+  /**
+   * `executions`: how many calls of the batch are sent to the provider (the slow ones). `fresh`:
+   * none of the batch's calls has a record yet, so each is written whole.
+   */
   constructor(
     private readonly ctx: ToolContext,
     private executions: number,
+    private readonly fresh: boolean,
   ) {}
 
   /** A call ended; `executed` when it was one of the batch's executions. */
   async add(finish: ToolFinish, executed: boolean): Promise<void> {
-    this.unwritten.push(finish);
+    this.unwritten.push(this.fresh ? { ...finish, whole: true } : finish);
     if (executed) this.executions--;
     if (this.unwritten.length >= RECORDS_PER_WRITE) await this.write();
     else if (this.executions > 0 && !this.waiting) this.writeLater();
@@ -169,7 +173,7 @@ async function finishCall(
   use: ToolUseBlock,
   base: ToolCallBase,
   finish: Finish,
-  executed = false,
+  how: { readonly startedAt?: string; readonly executed?: boolean } = {},
 ): Promise<ToolResultBlock> {
   const { deps } = ctx;
   await records.add(
@@ -181,8 +185,9 @@ async function finishCall(
       finishedAt: iso(deps.clock.now()),
       executionId: finish.executionId,
       durationMs: finish.durationMs,
+      startedAt: how.startedAt,
     },
-    executed,
+    how.executed === true,
   );
   const durationMs = finish.durationMs ?? 0;
   ctx.log.add({ toolUseId: use.id, name: use.name, input: use.input, outcome: finish.outcome, durationMs });
@@ -237,7 +242,7 @@ export async function refuseTruncated(
   fresh: boolean,
 ): Promise<Extract<BatchOutcome, { kind: 'finished' }>> {
   const records = await earlierRecords(ctx, uses, fresh);
-  const batch = new BatchRecords(ctx, 0);
+  const batch = new BatchRecords(ctx, 0, fresh);
   ctx.log.expect(uses);
   const results: ToolResultBlock[] = [];
   const settled: string[] = [];
@@ -299,7 +304,7 @@ export async function runToolBatch(
       inputHash: base.inputHash,
       inputProblems: schema ? toolInputProblems(schema, use.input) : [],
     });
-    return { use, base, decision };
+    return { use, base, decision, record };
   });
   // Every call Claude asked for that this request handles is announced before any of them runs.
   for (const { use, decision } of calls) if (decision.kind !== 'replay') announce(ctx, use);
@@ -314,20 +319,20 @@ export async function runToolBatch(
     deps.faults?.checkpoint('after_tool_started');
   }
 
-  const batch = new BatchRecords(ctx, outOfTime ? 0 : started.size);
+  const batch = new BatchRecords(ctx, outOfTime ? 0 : started.size, fresh);
   const pending: (PendingApproval | undefined)[] = [];
   const proposed: ToolCallBase[] = [];
   const settled: string[] = [];
   let unauthorized: string | undefined;
   let notSent: UpstreamError | undefined;
   const results = await Promise.all(
-    calls.map(async ({ use, base, decision }, index): Promise<ToolResultBlock | undefined> => {
+    calls.map(async ({ use, base, decision, record }, index): Promise<ToolResultBlock | undefined> => {
       switch (decision.kind) {
         case 'replay':
           settled.push(use.id);
           return { type: 'tool_result', tool_use_id: use.id, content: decision.result, ...(decision.isError ? { is_error: true } : {}) };
         case 'interrupted':
-          return finishCall(ctx, batch, use, base, notRun('interrupted'));
+          return finishCall(ctx, batch, use, base, notRun('interrupted'), { startedAt: record?.startedAt });
         case 'denied':
           return finishCall(ctx, batch, use, base, notRun('denied'));
         case 'refused':
@@ -394,7 +399,7 @@ async function executeCall(
 ): Promise<ToolResultBlock | 'unauthorized' | UpstreamError> {
   const { deps, conversation } = ctx;
   const signal = deps.clock.signalAfter(ctx.deadline.callTimeout());
-  const finish = (how: Finish) => finishCall(ctx, batch, use, base, how, true);
+  const finish = (how: Finish) => finishCall(ctx, batch, use, base, how, { executed: true, startedAt: iso(startedAt) });
   let result;
   try {
     result = await deps.accounts.execute(conversation.sub, base.connection, use.name, use.input, { signal });
