@@ -9,6 +9,7 @@ import type { RunEvents } from './events';
 import { acquireLease, newLease, releaseLease } from './lease';
 import { iso, storedMessage } from './messages';
 import { Run } from './run';
+import { openToolbox } from './toolbox';
 import type { ChatDeps } from './settings';
 
 export const notFound = () => new DomainError('not_found', 'No such conversation.');
@@ -133,8 +134,12 @@ export async function withRun<T>(
 ): Promise<T> {
   const deadline = Deadline.of(deps.clock, options.time ?? { budgetMs: deps.settings.timeBudgetMs });
   const verifyUrl = resolveVerifyUrl(deps.connections.settings, request.verifyUrl);
+  // A new message surely goes to Claude, who needs the user's tools: they are listed while the
+  // conversation is taken, not after (never awaited when taking it fails).
+  const toolbox = 'create' in target || target.message !== undefined ? openToolbox(deps, sub) : undefined;
+  toolbox?.catch(() => undefined);
   return holding(deps, sub, target, async (conversation) => {
-    const run = new Run(deps, conversation, verifyUrl, { deadline, events: options.events });
+    const run = new Run(deps, conversation, verifyUrl, { deadline, events: options.events, toolbox });
     try {
       return await work(run);
     } catch (error) {

@@ -17,6 +17,8 @@ import { openToolbox, type Toolbox } from './toolbox';
 export interface RunOptions {
   readonly deadline: Deadline;
   readonly events?: RunEvents;
+  /** The user's tools, already being listed (a run that surely calls Claude starts this early). */
+  readonly toolbox?: Promise<Toolbox>;
 }
 
 /** The first retry of a failed model call waits this long, each next one twice as long (never past the deadline). */
@@ -81,7 +83,7 @@ export class Run {
 
   /** The user's tools, listed once per request. */
   private async openToolbox(): Promise<Toolbox> {
-    this.toolbox ??= await openToolbox(this.deps, this.conversation.sub);
+    this.toolbox ??= await (this.options.toolbox ?? openToolbox(this.deps, this.conversation.sub));
     return this.toolbox;
   }
 
