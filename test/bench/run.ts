@@ -5,7 +5,7 @@
  * runs each scenario several times, prints one table of medians and writes the figures to
  * `test/bench/results.json`. Ratios are always measured within the same run.
  *
- *   npm run bench                      every scenario, full repetitions (~5 min on 2 cores)
+ *   npm run bench                      every scenario, full repetitions (5–9 min on 2 cores)
  *   npm run bench -- --quick           fewer repetitions (figures printed, results.json kept)
  *   npm run bench -- --only naive,3    some scenarios (by name or number)
  *   npm run bench -- --reuse           against a running `npm start` (reads .onbehalf/stack.json, or
