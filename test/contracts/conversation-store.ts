@@ -530,6 +530,26 @@ export function conversationStoreContract(name: string, open: OpenConversationSt
         expect((await store.window(sub, id, 100_000)).at(-1)).toEqual(long);
       });
 
+      it("writes a call's first record whole, once: never over another record of the call", async () => {
+        // Prepare: toolu_2 was proposed for approval, so it has a record already
+        const { store, sub, id } = await withConversation();
+        await propose(store, sub, id, [record(sub, 'toolu_2')]);
+
+        // Act
+        await finish(store, sub, id, finishOf(sub, { whole: true, startedAt: 's' }));
+        const again = await failure(finish(store, sub, id, finishOf(sub, { whole: true, outcome: 'failed' })));
+        const overProposed = await failure(finish(store, sub, id, finishOf(sub, { toolUseId: 'toolu_2', whole: true })));
+
+        // Assess
+        expectRefused(again);
+        expectRefused(overProposed);
+        const records = (await store.toolRecords(sub, id)).sort((a, b) => a.toolUseId.localeCompare(b.toolUseId));
+        expect(records).toEqual([
+          { ...record(sub), ...finishOf(sub), startedAt: 's', isError: false },
+          { ...record(sub, 'toolu_2'), isError: false },
+        ]);
+      });
+
       it('refuses a write whole when a call it records had already ended', async () => {
         // Prepare
         const { store, sub, id, header } = await withConversation();
