@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as z from 'zod/mini';
-import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject } from 'zod-openapi';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import {
   approvalBody,
   connectBody,
@@ -50,10 +50,42 @@ const connectionParam = {
 };
 const conversationParam = { path: z.object({ id: z.string().register(z.globalRegistry, { description: 'A conversation id (`c_…`).' }) }) };
 
-const runResponses = (status: '200' | '201') => ({
-  [status]: json("The outcome of the run (with `Accept: text/event-stream`, the same body is the stream's `outcome` event).", runOutcome),
-  default: anyError,
-});
+/** A run answered as Server-Sent Events (`Accept: text/event-stream`): its events, in the order sent. */
+const eventStream = {
+  'text/event-stream': {
+    schema: z.string().register(z.globalRegistry, {
+      description: [
+        'Events, each `event: <name>` and one `data: <JSON>` line, then a blank line; `: keep-alive` comments at least every 15 s.',
+        '`run` `{ conversationId }` first, before any model call;',
+        '`text` `{ delta }` as Claude writes;',
+        '`text_reset` `{}`: drop the text since the last `tool_call` or `text_reset`;',
+        '`tool_call` `{ toolUseId, name, input }` before a call runs, is refused or waits for approval;',
+        '`tool_result` `{ toolUseId, name, outcome, durationMs }` when it ended;',
+        '`outcome`: the JSON body of the same run answered without streaming, last, exactly once;',
+        '`error` `{ error: { code, message }, conversationId }`: a failure after the stream started, last.',
+      ].join(' '),
+    }),
+  },
+};
+
+/**
+ * A run route's answers: its outcome as JSON with `status`, or (with `Accept: text/event-stream`)
+ * a `200` stream of events, also for a new conversation.
+ */
+const runResponses = (status: '200' | '201'): ZodOpenApiResponsesObject => {
+  const streamed = 'with `Accept: text/event-stream`, the run as Server-Sent Events, whose `outcome` event carries the same body';
+  if (status === '201') {
+    return {
+      '201': json("The outcome of the new conversation's run (streamed, the answer is `200`).", runOutcome),
+      '200': { description: `Streamed: ${streamed}.`, content: eventStream },
+      default: anyError,
+    };
+  }
+  return {
+    '200': { description: `The outcome of the run; ${streamed}.`, content: { 'application/json': { schema: runOutcome }, ...eventStream } },
+    default: anyError,
+  };
+};
 
 /** What each route of `infra/routes.ts` takes and answers, by `METHOD path`. */
 export const operations: Record<string, ZodOpenApiOperationObject> = {

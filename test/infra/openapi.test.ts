@@ -69,9 +69,12 @@ describe('the answer checker of the e2e helper', () => {
     expect(problem('DELETE', '/connections/asana', { status: 204, body: { ok: true }, headers: new Headers() })).toMatch(/no body/);
   });
 
-  it('leaves streams and CORS preflights alone', () => {
+  it('takes a stream only where the document offers one, and leaves CORS preflights alone', () => {
     const stream = { status: 200, body: 'event: run\ndata: {}\n\n', headers: new Headers({ 'content-type': 'text/event-stream' }) };
     expect(problem('POST', '/conversations', stream)).toBeUndefined();
+    expect(problem('POST', '/conversations/c_x/messages', stream)).toBeUndefined();
+    expect(problem('GET', '/conversations', stream)).toMatch(/GET \/conversations documents no event stream answering 200/);
+    expect(problem('POST', '/conversations', { ...stream, status: 201 })).toMatch(/no event stream answering 201/);
     expect(problem('OPTIONS', '/conversations', { status: 204, body: null, headers: new Headers() })).toBeUndefined();
   });
 });
