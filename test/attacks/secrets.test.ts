@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type LocalService, readBody, sendJson } from '../../infra/local/service';
 import { api, login } from '../support/auth';
 import { ownStack } from '../support/own-stack';
+import { captureOutput } from '../support/output';
 
 /**
  * An operator pastes the wrong thing into the Scalekit secret (the bare client secret instead of
@@ -16,9 +17,7 @@ const ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:onbehalf-scale
 
 let secrets: LocalService & { reads: () => number };
 let stack: Awaited<ReturnType<typeof ownStack>>;
-const logged: string[] = [];
-const writeStdout = process.stdout.write.bind(process.stdout);
-const writeStderr = process.stderr.write.bind(process.stderr);
+let output: ReturnType<typeof captureOutput> | undefined;
 
 /** `GetSecretValue` of the Secrets Manager JSON protocol, for one secret. */
 async function startSecretsManager(secretString: string): Promise<LocalService & { reads: () => number }> {
@@ -50,17 +49,11 @@ beforeAll(async () => {
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
     },
   });
-  const capture = (chunk: unknown) => {
-    logged.push(String(chunk));
-    return true;
-  };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
+  output = captureOutput();
 });
 
 afterAll(async () => {
-  process.stdout.write = writeStdout;
-  process.stderr.write = writeStderr;
+  output?.release();
   await stack?.close();
   await secrets?.close();
 });
@@ -75,7 +68,7 @@ describe('a Scalekit secret that is not the expected JSON', () => {
     expect(secrets.reads()).toBeGreaterThan(0);
     expect(answer.status).toBe(500);
     expect(answer.body.error.code).toBe('internal_error');
-    const logs = logged.join('');
+    const logs = output!.lines.join('');
     expect(logs).toContain('request failed');
     expect(logs).toContain('the Scalekit secret must be JSON');
     expect(logs).not.toContain(BROKEN);

@@ -8,29 +8,22 @@ import { localDynamoClient } from '../../infra/local/dynamodb';
 import { api, login } from '../support/auth';
 import { person, VERIFY_URL } from '../support/connect';
 import { ownStack } from '../support/own-stack';
+import { captureOutput } from '../support/output';
 
 // This file runs the real handlers in this worker against a Scalekit of its own behind a proxy
 // it can switch off, and captures everything the functions log.
 const stack = inject('stack');
 const subs = inject('subs');
 let own: Awaited<ReturnType<typeof ownStack>>;
-const logged: string[] = [];
+let output: ReturnType<typeof captureOutput> | undefined;
 const responses: string[] = [];
-const writeStdout = process.stdout.write.bind(process.stdout);
-const writeStderr = process.stderr.write.bind(process.stderr);
 
 beforeAll(async () => {
   own = await ownStack({ env: { POWERTOOLS_LOG_LEVEL: 'DEBUG' } });
-  const capture = (chunk: unknown) => {
-    logged.push(String(chunk));
-    return true;
-  };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
+  output = captureOutput();
 });
 afterAll(async () => {
-  process.stdout.write = writeStdout;
-  process.stderr.write = writeStderr;
+  output?.release();
   await own?.close();
 });
 
@@ -157,7 +150,7 @@ describe('secrets', () => {
       ),
     );
     expect(table.length).toBeGreaterThan(100);
-    expect(logged.join('').length).toBeGreaterThan(0);
+    expect(output!.lines.join('').length).toBeGreaterThan(0);
 
     // Assess
     for (const secret of secrets) {
@@ -167,7 +160,7 @@ describe('secrets', () => {
         'a secret in a response',
       ).toBe(false);
       expect(
-        logged.some((line) => line.includes(secret)),
+        output!.lines.some((line) => line.includes(secret)),
         'a secret in the logs',
       ).toBe(false);
     }
