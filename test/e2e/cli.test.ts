@@ -14,6 +14,7 @@ import { startGateway } from '../../infra/local/gateway';
 import { startScalekit } from '../../infra/local/scalekit/server';
 import { listen, type LocalService } from '../../infra/local/service';
 import type { StackFacts } from '../../infra/local/stack';
+import { marker, script, toolTurnAfter } from '../support/standins';
 
 // The `agent` CLI run as a child process, exactly as a user runs it, against two stacks:
 // - the suite's stack, for the Leadership OKR contrast between Alice and Bob (they may already
@@ -422,6 +423,23 @@ describe.concurrent('streaming', { timeout: 60_000 }, () => {
     expect(lines.slice(ran + 1).join('\n')).toContain('Review Q3 roadmap');
     expect(result.stderr).toContain('Approve asana_task_create? [y/N] y');
     expect(created(since, tobias.asanaGid)).toHaveLength(1);
+  });
+
+  it('a failure after the stream started is reported with its code, after what the run printed, and how to go on', async () => {
+    // Prepare: Claude asks for one read, then is overloaded on every later call (and its retries).
+    const tag = marker('cli-fail');
+    const overloaded = { status: 529, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } };
+    await script(tag, [toolTurnAfter('Let me look.', { name: 'asana_me_get', input: {} }), overloaded]);
+    // Act
+    const result = await recordedRun(['--user', 'tamsin', '--auto-consent', `${tag} who am I?`]);
+    // Assess: the stream carried the run until the failure; the CLI says what failed and where to resume.
+    expect(result.code).toBe(1);
+    const runs = runRequests('tamsin');
+    expect(runs.at(-1)).toMatchObject({ accept: 'text/event-stream', contentType: expect.stringMatching(/^text\/event-stream/) });
+    expect(result.stdout).toContain('Let me look.');
+    expect(result.stdout).toContain('-> Calling: asana_me_get');
+    expect(result.stderr).toMatch(/error: upstream_unavailable: /);
+    expect(result.stderr).toMatch(/continue it with --conversation c_\w+/);
   });
 
   it('an early failure answered as JSON is reported as the API error', async () => {

@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
 import { type AsanaRequest, cursor, type Execution, stackControl } from '../stack/control';
 
-export { marker, textTurn, toolTurn } from '../stack/turns';
+export { marker, textTurn, toolTurn, toolTurnAfter } from '../stack/turns';
 export { cursor };
 export type { AsanaRequest, Execution };
 
