@@ -161,14 +161,16 @@ describe('hostile data at the size limits', () => {
     const planted = await plantTask('Long notes. '.repeat(8_000));
     const tag = marker('wedge');
     const reads = Array.from({ length: 8 }, () => ({ name: 'asana_task_get', input: { task_gid: planted } }));
-    await script(tag, [toolTurn(...reads), textTurn('Read all eight.')]);
+    // Claude's context window, as the stand-in holds this conversation's requests to it: well above
+    // the budget with the tools and system prompt, far below the eight results unshrunk (~75,000).
+    await script(tag, [toolTurn(...reads), textTurn('Read all eight.')], { contextWindowTokens: 40_000 });
 
     // Act
     const run = await call(victoria, 'POST', '/conversations', { message: `Read it eight times ${tag}` }, cramped.url);
     const next = await call(victoria, 'POST', `/conversations/${run.body.conversationId}/messages`, { message: 'And now?' }, cramped.url);
     const again = await call(victoria, 'POST', `/conversations/${run.body.conversationId}/resume`, undefined, cramped.url);
 
-    // Assess: the Claude stand-in refuses malformed or oversized requests as the real API does; none was sent.
+    // Assess: the Claude stand-in refuses malformed or too long requests as the real API does; none was sent.
     expect(run.body.status).toBe('completed');
     expect(run.body.reply).toBe('Read all eight.');
     expect(next.status).toBe(200);

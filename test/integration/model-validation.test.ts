@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ModelStandIn } from '../../infra/local/model/server';
+import { modelControl } from '../stack/control';
 import { startModelWithClient } from '../support/model';
 
 // What the real Messages API refuses, the stand-in refuses the same way: 400 invalid_request_error.
@@ -303,5 +304,31 @@ describe('request validation', () => {
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { type: 'invalid_request_error', message: /anthropic-version/ } });
+  });
+});
+
+describe("a script's context window", () => {
+  it('refuses a request over it as a prompt that is too long, answers one within it, and takes only a positive integer', async () => {
+    // Prepare: a conversation held to 200 input tokens
+    const control = modelControl(model.url);
+    await control.script('[window-check]', [{ role: 'assistant', type: 'message', content: [{ type: 'text', text: 'Fits.' }] }], {
+      contextWindowTokens: 200,
+    });
+    const asking = (text: string) => ({ ...valid, messages: [{ role: 'user', content: `[window-check] ${text}` }] });
+
+    // Act
+    const tooLong = await rejection(asking('long '.repeat(2_000)));
+    const fits = await client.messages.create(asking('short') as Anthropic.MessageCreateParamsNonStreaming);
+    const badWindow = await fetch(`${model.url}/_control/scripts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ match: 'x', turns: [], contextWindowTokens: 0 }),
+    });
+
+    // Assess
+    expect(tooLong).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((tooLong as InstanceType<typeof Anthropic.BadRequestError>).message).toMatch(/prompt is too long: \d+ tokens > 200 maximum/);
+    expect(fits.content).toEqual([{ type: 'text', text: 'Fits.' }]);
+    expect(badWindow.status).toBe(400);
   });
 });

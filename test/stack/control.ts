@@ -46,10 +46,11 @@ export function modelControl(modelUrl: string) {
   return {
     /**
      * Answers requests whose first user message contains `match` with `turns[k]`, `k` the number of
-     * assistant messages already in the request; the newest matching script wins.
+     * assistant messages already in the request; the newest matching script wins. With
+     * `contextWindowTokens`, a request of more input tokens is refused as too long (`400`).
      */
-    script: (match: string, turns: readonly unknown[]) =>
-      send<{ ok: true; scripts: number }>('POST', `${modelUrl}/_control/scripts`, { match, turns }),
+    script: (match: string, turns: readonly unknown[], options: { contextWindowTokens?: number } = {}) =>
+      send<{ ok: true; scripts: number }>('POST', `${modelUrl}/_control/scripts`, { match, turns, ...options }),
     scripts: async () => (await send<{ scripts: { match: string; turns: number }[] }>('GET', `${modelUrl}/_control/scripts`)).scripts,
     clearScripts: () => send<{ ok: true; removed: number }>('DELETE', `${modelUrl}/_control/scripts`),
     /** Added delay per model response (a streamed one spreads its deltas over it). */

@@ -9,7 +9,8 @@ export type { AsanaRequest, Execution };
 export const control = () => stackControl(inject('stack'));
 
 /** Scripts the Claude stand-in for conversations whose first user message contains `match`. */
-export const script = (match: string, turns: unknown[]) => control().model.script(match, turns);
+export const script = (match: string, turns: unknown[], options: { contextWindowTokens?: number } = {}) =>
+  control().model.script(match, turns, options);
 
 export const modelLatency = (ms: number) => control().model.setLatency(ms);
 export const toolLatency = (ms: number) => control().scalekit.setLatency(ms);

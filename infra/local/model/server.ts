@@ -22,6 +22,11 @@ export interface ModelOptions {
 interface Script {
   match: string;
   turns: Turn[];
+  /**
+   * The context window its requests are held to (input tokens, as counted here): over it, the
+   * request is refused as the API refuses a prompt that is too long. Default: none.
+   */
+  contextWindowTokens?: number;
 }
 
 /** A Messages API response body (missing fields are filled in), or an HTTP error to answer with. */
@@ -118,7 +123,13 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
       entry.outcome = res.writableFinished ? 'answered' : 'aborted';
     });
 
-    const turn = scriptedTurn(request);
+    const script = scriptOf(request);
+    const window = script?.contextWindowTokens;
+    const tokens = window === undefined ? 0 : inputTokens(request);
+    if (window !== undefined && tokens > window) {
+      return fail(400, 'invalid_request_error', `prompt is too long: ${tokens} tokens > ${window} maximum`);
+    }
+    const turn = script?.turns[request.conversation.filter((m) => m.role === 'assistant').length];
     const streamed = request.stream === true && turn?.kind !== 'error';
     // A streamed answer spreads the latency over its events; anything else waits for all of it.
     if (state.latencyMs > 0 && !streamed) await waitUnlessGone(res, state.latencyMs);
@@ -138,14 +149,11 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
     else sendJson(res, 200, message, { 'request-id': requestId });
   }
 
-  /** The newest script whose match is in the first user message, at turn k = assistant messages so far. */
-  function scriptedTurn(request: MessagesRequest): Turn | undefined {
+  /** The newest script whose match is in the first user message (its turn k answers after k assistant messages). */
+  function scriptOf(request: MessagesRequest): Script | undefined {
     const first = request.conversation[0];
     const text = first ? textOf(first.content) : '';
-    const script = [...state.scripts].reverse().find((s) => text.includes(s.match));
-    if (!script) return undefined;
-    const k = request.conversation.filter((m) => m.role === 'assistant').length;
-    return script.turns[k];
+    return [...state.scripts].reverse().find((s) => text.includes(s.match));
   }
 
   async function control(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -174,7 +182,11 @@ export async function startModel(options: ModelOptions = {}): Promise<ModelStand
           if (typeof turn === 'string') return invalid(`turns[${i}]: ${turn}`);
           turns.push(turn);
         }
-        state.scripts.push({ match: body.match, turns });
+        const window = body.contextWindowTokens;
+        if (window !== undefined && !(typeof window === 'number' && Number.isInteger(window) && window > 0)) {
+          return invalid('contextWindowTokens must be a positive integer');
+        }
+        state.scripts.push({ match: body.match, turns, ...(window === undefined ? {} : { contextWindowTokens: window }) });
         save();
         return sendJson(res, 200, { ok: true, scripts: state.scripts.length });
       }
