@@ -51,18 +51,22 @@ function conversationId(event: Parameters<typeof pathParam>[0]): string {
  * metrics, written when it ends.
  */
 export function createChatHandler(options: { settings?: Partial<ChatSettings>; faults?: Faults; limits?: Partial<UsageLimits> } = {}) {
-  const metrics = new ChatMetrics();
   const usageDeps = limitedUsage(options.limits);
   const deps = once(async (): Promise<ChatDeps> => {
     const base = await chatDeps();
-    return { ...base, settings: { ...base.settings, ...options.settings }, faults: options.faults, observer: metrics };
+    return { ...base, settings: { ...base.settings, ...options.settings }, faults: options.faults };
   });
-  /** A run, metered: a server-side failure counts as a failed run; what it reported is written when it ends. */
+  /**
+   * A run, metered: a server-side failure counts as a failed run; what it reported is written when
+   * it ends. Each request has metrics of its own, so runs served side by side (the local gateway,
+   * tests) never write each other's figures.
+   */
   const metered =
     (run: (deps: ChatDeps, options: RunRequest) => Promise<RunOutcome>) =>
     async (ready: ChatDeps, request: RunRequest): Promise<RunOutcome> => {
+      const metrics = new ChatMetrics();
       try {
-        return await run(ready, request);
+        return await run({ ...ready, observer: metrics }, request);
       } catch (error) {
         metrics.runFailed(error);
         throw error;

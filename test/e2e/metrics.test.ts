@@ -101,6 +101,31 @@ describe('chat metrics', () => {
     }
   });
 
+  it('writes each of two runs served side by side on its own line, with only its own figures', async () => {
+    // Prepare: two conversations whose answers report different token counts
+    const [first, second] = [marker('side-a'), marker('side-b')];
+    const answer = (input: number) => ({
+      ...textTurn('Done.'),
+      usage: { input_tokens: input, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    });
+    await script(first, [answer(1_001)]);
+    await script(second, [answer(2_002)]);
+
+    // Act
+    const lines = await emfDuring(() =>
+      Promise.all(
+        [first, second].map((tag) =>
+          api('POST', '/conversations', { token: user, body: { message: `Hello ${tag}` }, apiUrl: gateway.url }),
+        ),
+      ),
+    );
+
+    // Assess
+    expect(lines).toHaveLength(2);
+    expect(lines.map((emf) => values(emf[TOKEN_METRICS.inputTokens])).sort()).toEqual([[1_001], [2_002]]);
+    for (const emf of lines) expect(emf[RUN_METRICS.completed]).toBe(1);
+  });
+
   it('counts a run stopped by its deadline under the name the deadline alarm watches', async () => {
     // Prepare
     const tag = marker('deadline');
