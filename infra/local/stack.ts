@@ -46,6 +46,18 @@ export interface StackFacts {
   users: { username: string; password: string; email: string }[];
 }
 
+/** What a client needs of a local pool to log in: its `stack.json` entry. */
+export function cognitoFacts(cognito: LocalCognito): StackFacts['cognito'] {
+  return {
+    endpoint: cognito.url,
+    userPoolId: cognito.userPoolId,
+    clientId: cognito.clientId,
+    region: cognito.region,
+    domain: cognito.domain,
+    webClientId: cognito.webClientId,
+  };
+}
+
 export interface StackOptions {
   world: World;
   /** The gateway's port (default 3000; 0 = ephemeral). Every other service takes an ephemeral port but the console. */
@@ -231,14 +243,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
 
     const facts: StackFacts = {
       apiUrl: gateway.url,
-      cognito: {
-        endpoint: cognito.url,
-        userPoolId: cognito.userPoolId,
-        clientId: cognito.clientId,
-        region: cognito.region,
-        domain: cognito.domain,
-        webClientId: cognito.webClientId,
-      },
+      cognito: cognitoFacts(cognito),
       scalekit: { environmentUrl: scalekit.url, clientId: scalekit.clientId, clientSecret: scalekit.clientSecret },
       asanaUrl: asana.url,
       modelUrl: model.url,

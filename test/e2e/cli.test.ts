@@ -13,7 +13,7 @@ import { type LocalCognito, startCognito } from '../../infra/local/cognito';
 import { startGateway } from '../../infra/local/gateway';
 import { startScalekit } from '../../infra/local/scalekit/server';
 import { listen, type LocalService } from '../../infra/local/service';
-import type { StackFacts } from '../../infra/local/stack';
+import { cognitoFacts, type StackFacts } from '../../infra/local/stack';
 import { marker, script, toolTurnAfter } from '../support/standins';
 
 // The `agent` CLI run as a child process, exactly as a user runs it, against two stacks:
@@ -75,14 +75,7 @@ beforeAll(async () => {
   const ownFacts: StackFacts = {
     ...suite,
     apiUrl: own.url,
-    cognito: {
-      endpoint: cognito.url,
-      userPoolId: cognito.userPoolId,
-      clientId: cognito.clientId,
-      region: cognito.region,
-      domain: cognito.domain,
-      webClientId: cognito.webClientId,
-    },
+    cognito: cognitoFacts(cognito),
     scalekit: { environmentUrl: scalekit.url, clientId: 'skc_cli', clientSecret: scalekitSecret },
     asanaUrl: asana.url,
   };
