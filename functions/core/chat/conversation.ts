@@ -106,7 +106,7 @@ export class HeldConversation {
 
   /** Appends the user's new message (the run has not started). */
   async addUserMessage(text: string): Promise<void> {
-    await this.append({ role: 'user', content: [{ type: 'text', text }] }, { changes: { status: 'in_progress', truncated: false } });
+    await this.append(userMessage(text), { changes: NEW_MESSAGE_CHANGES });
   }
 
   async lastMessage(): Promise<StoredMessage | undefined> {
@@ -156,6 +156,12 @@ export class HeldConversation {
     this.current = { ...this.current, ...header };
   }
 }
+
+/** The user's words, as a message. */
+export const userMessage = (text: string): Message => ({ role: 'user', content: [{ type: 'text', text }] });
+
+/** What a user's new message changes on the header: a run starts, the last one's truncation is over. */
+export const NEW_MESSAGE_CHANGES = { status: 'in_progress', truncated: false } as const satisfies RunChanges;
 
 /** Whether a message is Claude's, asking for tools whose results are not stored yet. */
 export const awaitsToolResults = (message: StoredMessage | undefined): boolean =>

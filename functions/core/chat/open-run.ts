@@ -3,7 +3,7 @@ import { type ConversationHeader, isConversationId, type StoredMessage } from '.
 import type { Lease } from '../ports';
 import { DomainError } from '../errors';
 import { approvalPending } from './approvals';
-import { awaitsToolResults, HeldConversation } from './conversation';
+import { awaitsToolResults, HeldConversation, NEW_MESSAGE_CHANGES, userMessage } from './conversation';
 import { Deadline, type RequestTime } from './deadline';
 import type { RunEvents } from './events';
 import { acquireLease, newLease, releaseLease } from './lease';
@@ -50,13 +50,12 @@ async function openWithMessage(deps: ChatDeps, sub: string, id: string, text: st
   const last = window.at(-1);
   if (last) {
     const lease = newLease(deps);
-    const message = storedMessage(last.seq + 1, { role: 'user', content: [{ type: 'text', text }] });
-    const header = { id, status: 'in_progress' as const, messageCount: message.seq + 1, pendingApprovals: [], truncated: false };
+    const message = storedMessage(last.seq + 1, userMessage(text));
+    const header = { id, ...NEW_MESSAGE_CHANGES, messageCount: message.seq + 1, pendingApprovals: [] };
     // Paused for authorization between a tool_use and its tool_result, only `resume` may go on.
     const statuses = awaitsToolResults(last) ? (['completed'] as const) : (['completed', 'needs_authorization'] as const);
     const changes = {
-      status: header.status,
-      truncated: false,
+      ...NEW_MESSAGE_CHANGES,
       messageCount: header.messageCount,
       updatedAt: iso(lease.now),
       leaseExpiresAt: lease.expiresAt,

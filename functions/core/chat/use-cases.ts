@@ -1,5 +1,6 @@
 import type { ConversationHeader } from '../domain';
 import { approvalPending, recordDecision, settleRecordedDecisions } from './approvals';
+import { userMessage } from './conversation';
 import { newLease, translateLeaseLost } from './lease';
 import { iso, storedMessage, ZERO_USAGE } from './messages';
 import { holding, type RunRequest, withRun } from './open-run';
@@ -27,7 +28,7 @@ export async function startConversation(
     usage: ZERO_USAGE,
     pendingApprovals: [],
   };
-  const first = storedMessage(0, { role: 'user', content: [{ type: 'text', text: request.message }] });
+  const first = storedMessage(0, userMessage(request.message));
   const target = { create: { header, first, lease: newLease(deps) } };
   return withRun(deps, sub, target, request, options, async (run) => {
     await run.loop();
