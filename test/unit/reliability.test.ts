@@ -11,6 +11,7 @@ import {
 import type { ModelResponse, ToolOutcome } from '../../functions/core/domain';
 import { RESULT_WAIT_MS } from '../../functions/core/chat/tool-calls';
 import type { CrashPoint } from '../../functions/core/faults';
+import type { WriteOptions } from '../../functions/core/ports';
 import { callsTools, chatWorld, deferred, domainError, expectPaired, isToolResult, says, settle, SimulatedCrash } from '../fakes';
 
 const ALICE = 'sub-alice';
@@ -381,6 +382,39 @@ describe('the results of one batch', () => {
       ['toolu_1', 'succeeded', undefined],
       ['toolu_2', 'unknown', undefined],
     ]);
+  });
+
+  it('keeps every write of a batch of 120 calls within the 100 items one transaction holds', async () => {
+    // Prepare: a store that notes how many items each write carries (header and message included)
+    const w = world();
+    const items: number[] = [];
+    const store = new Proxy(w.conversations, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== 'append' && property !== 'update') return value;
+        return (...args: unknown[]) => {
+          const options = (args.at(-1) ?? {}) as WriteOptions;
+          const riders = (options.finished?.length ?? 0) + (options.settled?.length ?? 0) + (options.proposed?.length ?? 0);
+          items.push(riders + (property === 'append' ? 2 : 1) + (options.charge ? 1 : 0));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const calls = Array.from({ length: 120 }, (_, i) => [`toolu_${i}`, 'asana_task_create', { name: `Task ${i}` }] as const);
+    w.model.queue(callsTools(calls), says('All made.'));
+
+    // Act
+    const outcome = await startConversation({ ...w.deps, store }, ALICE, { message: 'Make 120 tasks' });
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'completed', reply: 'All made.' });
+    expect(outcome.toolCalls.filter((call) => call.outcome === 'succeeded')).toHaveLength(120);
+    expect(w.accounts.executionsOf('asana_task_create')).toHaveLength(120);
+    expect(Math.max(...items)).toBeLessThanOrEqual(100);
+    const records = w.conversations.recordsOf(ALICE, outcome.conversationId);
+    expect(records.filter((record) => record.outcome === 'succeeded')).toHaveLength(120);
+    const view = await getConversation(w.deps, ALICE, outcome.conversationId);
+    expect(view.messages[2]?.content.filter(isToolResult)).toHaveLength(120);
   });
 
   it('costs one read and five writes for a turn of three tool calls: each result written once, the lease given back with the answer', async () => {
